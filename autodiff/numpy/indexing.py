@@ -1,0 +1,106 @@
+"""Indexing: basic slices (any step), integer and boolean (fancy) indices.
+
+The VJP of ``x[idx]`` scatters the cotangent with ``np.add.at`` so repeated
+fancy indices accumulate (``x[[0, 0, 2]]`` gives index 0 twice the gradient).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..primitive import defop
+
+__all__ = ["getitem", "index_update", "index_add"]
+
+
+def _getitem(x, idx):
+    return x[idx]
+
+
+def _scatter_add(g, idx, shape):
+    """Zeros of ``shape`` with ``g`` added at ``idx`` (repeated indices accumulate)."""
+    return _untake(g, idx, shape)
+
+
+def _untake_impl(g, idx, shape):
+    out = np.zeros(shape, dtype=np.result_type(g))
+    np.add.at(out, idx, g)
+    return out
+
+
+_untake = defop(
+    _untake_impl,
+    name="_untake",
+    vjp=lambda g, ans, x, idx, shape: getitem(g, idx),
+    jvp="linear",
+)
+
+getitem = defop(
+    _getitem,
+    name="getitem",
+    vjp=lambda g, ans, x, idx: _scatter_add(g, idx, x.shape),
+    jvp="linear",
+)
+
+
+def _scatter_t(t, idx, ans):
+    """A tangent of the inserted values, broadcast to ``ans[idx]`` and scattered."""
+    from ..primitive import _strip
+    from .shape import broadcast_to
+
+    shape = np.shape(np.asarray(_strip(ans))[idx])
+    return _scatter_add(broadcast_to(t, shape), idx, np.shape(_strip(ans)))
+
+
+def _index_update_impl(x, idx, v):
+    out = np.array(x, copy=True)
+    out[idx] = v
+    return out
+
+
+def _mask_out(g, idx):
+    return index_update(g, idx, 0.0)
+
+
+_index_update = defop(
+    _index_update_impl,
+    name="_index_update",
+    vjp=(
+        lambda g, ans, x, idx, v: _mask_out(g, idx),
+        None,
+        lambda g, ans, x, idx, v: getitem(g, idx),
+    ),
+    jvp=(
+        lambda t, ans, x, idx, v: _mask_out(t, idx),
+        None,
+        lambda t, ans, x, idx, v: _scatter_t(t, idx, ans),
+    ),
+)
+
+
+def _index_add_impl(x, idx, v):
+    out = np.array(x, copy=True)
+    np.add.at(out, idx, v)
+    return out
+
+
+_index_add = defop(
+    _index_add_impl,
+    name="_index_add",
+    vjp=(lambda g, ans, x, idx, v: g, None, lambda g, ans, x, idx, v: getitem(g, idx)),
+    jvp=(
+        lambda t, ans, x, idx, v: t,
+        None,
+        lambda t, ans, x, idx, v: _scatter_t(t, idx, ans),
+    ),
+)
+
+
+def index_update(x, idx, v):
+    """``x`` with ``x[idx] = v``, functionally (``x.at[idx].set(v)``)."""
+    return _index_update(x, idx, v)
+
+
+def index_add(x, idx, v):
+    """``x`` with ``v`` added at ``idx``; repeated indices accumulate (``x.at[idx].add(v)``)."""
+    return _index_add(x, idx, v)

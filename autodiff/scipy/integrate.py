@@ -1,0 +1,13 @@
+"""``autodiff.scipy.integrate``: differentiable scipy.integrate."""
+
+from __future__ import annotations
+
+import scipy.integrate as _sp
+
+from ..numpy._fallback import numpy_fallback as _numpy_fallback
+
+__all__: list[str] = []
+
+
+def __getattr__(name: str):
+    return _numpy_fallback(name, _sp, "scipy.integrate", globals())

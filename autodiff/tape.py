@@ -1,0 +1,191 @@
+"""Reverse mode: the tape (a Wengert list) and the backward sweep.
+
+Each primitive applied to a traced value appends one node to its tape:
+``(prim, args, kw, ans, parents)`` where ``parents`` lists ``(position, node id)``
+for the arguments traced on this tape. ``backward`` walks the nodes in reverse
+with a plain loop (no recursion, so chains of any length work), sums each
+cotangent down to its input's shape, and frees every node as soon as the sweep
+has passed it. There is no global tape: a tape is reached only through its
+tracers, so threads never share state.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .primitive import OPS, Primitive, Trace, Traced
+
+__all__ = ["Tape", "Tracer", "unbroadcast"]
+
+
+class Tracer(Traced):
+    """A value recorded on a tape: ``_value`` (array or lower-level traced) and node id."""
+
+    __slots__ = ("_id",)
+
+    def __init__(self, value: Any, trace: Tape, node_id: int):
+        self._value = value
+        self._trace = trace
+        self._id = node_id
+
+    def __repr__(self) -> str:
+        return f"Tracer({self._value!r})"
+
+
+class _Select:
+    """Pseudo-primitive for one output of a multiple-result primitive."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, index: int):
+        self.index = index
+
+
+_SELECTS = [_Select(i) for i in range(64)]
+_TRACED_TYPES: tuple = (Traced,)
+
+
+def unbroadcast(g: Any, shape: tuple, prim: Primitive | None = None, pos: int = 0) -> Any:
+    """Sum cotangent ``g`` over the axes along which an input of ``shape`` was broadcast."""
+    gshape = g.shape
+    if gshape == shape:
+        return g
+    ndiff = len(gshape) - len(shape)
+    if ndiff < 0 or any(s != 1 and s != gs for s, gs in zip(shape, gshape[ndiff:], strict=False)):
+        name = prim.name if isinstance(prim, Primitive) else "a primitive"
+        raise ValueError(
+            f"VJP of anp.{name} returned shape {gshape} for argument {pos} of shape {shape}."
+        )
+    axes = tuple(range(ndiff)) + tuple(
+        i + ndiff for i, s in enumerate(shape) if s == 1 and gshape[i + ndiff] != 1
+    )
+    g = OPS["sum"](g, axis=axes)
+    if g.shape != shape:
+        g = OPS["reshape"](g, shape)
+    return g
+
+
+class Tape(Trace):
+    """One reverse-mode transformation: the recorded nodes and their leaves."""
+
+    __slots__ = ("nodes",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.nodes: list = []
+
+    def leaf(self, value: Any) -> Tracer:
+        """A new input variable on this tape."""
+        self.nodes.append(None)
+        return Tracer(value, self, len(self.nodes) - 1)
+
+    def apply(self, prim: Primitive, args: Any, kw: dict) -> Any:
+        vals = list(args)
+        parents = []
+        lower = False
+        for i, a in enumerate(args):
+            if isinstance(a, Traced):
+                if a._trace is self:
+                    v = a._value
+                    vals[i] = v
+                    parents.append((i, a._id))
+                    if isinstance(v, Traced):
+                        lower = True
+                else:
+                    lower = True
+        ans = prim(*vals, **kw) if lower else prim.fun(*vals, **kw)
+        return self.record(prim, vals, kw, ans, parents)
+
+    def record(self, prim: Primitive, vals: list, kw: dict, ans: Any, parents: list) -> Any:
+        """Append a node whose output ``ans`` was computed from ``vals``; return its tracer(s)."""
+        nodes = self.nodes
+        nid = len(nodes)
+        nodes.append((prim, vals, kw, ans, parents))
+        if prim.multiple_results:
+            outs = []
+            for j, a in enumerate(ans):
+                nodes.append((_SELECTS[j], None, None, a, nid))
+                outs.append(Tracer(a, self, nid + 1 + j))
+            return type(ans)(outs) if isinstance(ans, tuple) else outs
+        return Tracer(ans, self, nid)
+
+    def backward(self, seeds: list[tuple[int, Any]], free: bool) -> list:
+        """Sweep the tape backwards from ``seeds`` ((node id, cotangent) pairs).
+
+        Returns the list of cotangents indexed by node id; only leaves keep theirs.
+        With ``free`` the nodes are released as the sweep passes them.
+        """
+        nodes = self.nodes
+        grads: list = [None] * len(nodes)
+        start = -1
+        for nid, g in seeds:
+            grads[nid] = g if grads[nid] is None else grads[nid] + g
+            start = max(start, nid)
+        for i in range(start, -1, -1):
+            g = grads[i]
+            rec = nodes[i]
+            if rec is None:  # a leaf keeps its cotangent
+                continue
+            if free:
+                nodes[i] = None
+            if g is None:
+                continue
+            grads[i] = None
+            prim, vals, kw, ans, parents = rec
+            if type(prim) is _Select:
+                # cotangent of one output of a multiple-result node
+                gs = grads[parents]
+                if gs is None:
+                    gs = grads[parents] = [None] * _num_results(nodes, parents, i, prim)
+                j = prim.index
+                gs[j] = g if gs[j] is None else gs[j] + g
+                continue
+            if prim.multiple_results:
+                g = _fill_zeros(g, ans)
+            if prim.vjp_all is not None:
+                gall = prim.vjp_all(g, ans, *vals, **kw)
+                for pos, pid in parents:
+                    gi = gall[pos]
+                    if gi is None:
+                        continue
+                    shape = vals[pos].shape
+                    if gi.shape != shape:
+                        gi = unbroadcast(gi, shape, prim, pos)
+                    prev = grads[pid]
+                    grads[pid] = gi if prev is None else prev + gi
+                continue
+            vjps = prim.vjps
+            for pos, pid in parents:
+                rule = vjps[pos] if pos < len(vjps) else None
+                if rule is None:
+                    rule = prim.vjp_rule(pos)  # raises a clear error
+                gi = rule(g, ans, *vals, **kw)
+                shape = vals[pos].shape
+                if gi.shape != shape:
+                    gi = unbroadcast(gi, shape, prim, pos)
+                prev = grads[pid]
+                grads[pid] = gi if prev is None else prev + gi
+        if free:
+            self.nodes = []
+        return grads
+
+
+def _num_results(nodes: list, parent: int, i: int, sel: _Select) -> int:
+    rec = nodes[parent]
+    return len(rec[3])
+
+
+def _fill_zeros(gs: list, ans: Any) -> tuple:
+    """Cotangents of all outputs of a multiple-result node; zeros where none arrived."""
+    return tuple(
+        np.zeros(np.shape(_plain(a)), np.result_type(_plain(a))) if g is None else g
+        for g, a in zip(gs, ans, strict=False)
+    )
+
+
+def _plain(x: Any) -> Any:
+    while isinstance(x, Traced):
+        x = x._value
+    return x

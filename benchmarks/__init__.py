@@ -1,0 +1,1 @@
+"""Benchmarks: hand-derived backprop against the tape (`python -m benchmarks`)."""

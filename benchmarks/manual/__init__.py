@@ -1,0 +1,1 @@
+"""Hand-derived backpropagation in pure NumPy, the reference for the AD benchmarks."""

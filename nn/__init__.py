@@ -1,0 +1,1 @@
+"""nn: a functional neural-network library over pytrees, built on autodiff."""
