@@ -13,6 +13,7 @@ turn. Rules never unbroadcast: the tape sums each cotangent to its input's shape
 
 from __future__ import annotations
 
+import dis
 import itertools
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -22,6 +23,9 @@ import numpy as np
 __all__ = ["Primitive", "defop", "OPS", "Traced", "Trace", "NotDifferentiable"]
 
 OPS: dict[str, Primitive] = {}
+
+# The reverse-mode tracer class, set by autodiff.tape (which imports this module).
+_TRACER: list = [None]
 
 # Levels of traces; a later (inner) transformation always gets a higher level.
 _levels = itertools.count(1)
@@ -76,6 +80,12 @@ class Primitive:
         "multiple_results",
         "domain",
         "batch_jvp",
+        "kind",
+        "fast",
+        "lean1",
+        "lean_a",
+        "lean_b",
+        "lean_ab",
         "__wrapped__",
         "__name__",
         "__dict__",
@@ -96,14 +106,28 @@ class Primitive:
     ):
         self.fun = fun
         self.name = name
-        self.vjps = vjps or ()
-        self.jvps = jvps or ()
+        # missing rules raise a clear error when (and only when) they are needed
+        self.vjps = tuple(
+            _missing(name, i, "reverse") if r is None else r for i, r in enumerate(vjps or ())
+        )
+        self.jvps = tuple(
+            _missing(name, i, "forward") if r is None else r for i, r in enumerate(jvps or ())
+        )
         self.vjp_all = vjp_all
         self.jvp_all = jvp_all
         self.nondiff = nondiff
         self.multiple_results = multiple_results
         self.domain = domain
         self.batch_jvp = batch_jvp
+        # how the backward sweep treats the node: 0 one rule per argument, 1 vjp_all,
+        # 2 multiple results (cotangent tuple, zeros filled in)
+        self.kind = 2 if multiple_results else (1 if vjp_all is not None else 0)
+        self.fast = not nondiff and not multiple_results
+        # what a node must keep for the rules of its traced arguments (see _save_plan)
+        self.lean1 = _save_plan(self, (0,), 1)
+        self.lean_a = _save_plan(self, (0,), 2)
+        self.lean_b = _save_plan(self, (1,), 2)
+        self.lean_ab = _save_plan(self, (0, 1), 2)
         self.__wrapped__ = fun
         self.__doc__ = getattr(fun, "__doc__", None)
         self.__name__ = name
@@ -112,6 +136,70 @@ class Primitive:
         return f"<primitive anp.{self.name}>"
 
     def __call__(self, *args: Any, **kw: Any) -> Any:
+        # Fast path: one or two arguments traced on a single tape (the common case in
+        # first-order reverse mode) are recorded here directly, without Tape.apply.
+        n = len(args)
+        if self.fast and n <= 2:
+            tracer = _TRACER[0]
+            if n == 1:
+                a = args[0]
+                if type(a) is tracer:
+                    va = a._value
+                    if not isinstance(va, Traced):
+                        tape = a._trace
+                        ans = self.fun(va, **kw)
+                        nodes = tape.nodes
+                        plan = self.lean1
+                        if plan is not None and _big(va, ans):
+                            nodes.append((self, _slim(plan, (va,)), kw, _slim_ans(plan, ans),
+                                          ((0, a._id),)))  # fmt: skip
+                            return tracer(ans, tape, len(nodes) - 1)
+                        nodes.append((self, (va,), kw, ans, ((0, a._id),)))
+                        return tracer(ans, tape, len(nodes) - 1)
+            elif n == 2:
+                a, b = args
+                ta = type(a) is tracer
+                tb = type(b) is tracer
+                if ta and not tb and not isinstance(b, Traced):
+                    va = a._value
+                    if not isinstance(va, Traced):
+                        tape = a._trace
+                        ans = self.fun(va, b, **kw)
+                        nodes = tape.nodes
+                        plan = self.lean_a
+                        if plan is not None and _big(va, ans):
+                            nodes.append((self, _slim(plan, (va, b)), kw, _slim_ans(plan, ans),
+                                          ((0, a._id),)))  # fmt: skip
+                            return tracer(ans, tape, len(nodes) - 1)
+                        nodes.append((self, (va, b), kw, ans, ((0, a._id),)))
+                        return tracer(ans, tape, len(nodes) - 1)
+                elif tb and not ta and not isinstance(a, Traced):
+                    vb = b._value
+                    if not isinstance(vb, Traced):
+                        tape = b._trace
+                        ans = self.fun(a, vb, **kw)
+                        nodes = tape.nodes
+                        plan = self.lean_b
+                        if plan is not None and _big(vb, ans):
+                            nodes.append((self, _slim(plan, (a, vb)), kw, _slim_ans(plan, ans),
+                                          ((1, b._id),)))  # fmt: skip
+                            return tracer(ans, tape, len(nodes) - 1)
+                        nodes.append((self, (a, vb), kw, ans, ((1, b._id),)))
+                        return tracer(ans, tape, len(nodes) - 1)
+                elif ta and tb and a._trace is b._trace:
+                    va = a._value
+                    vb = b._value
+                    if not isinstance(va, Traced) and not isinstance(vb, Traced):
+                        tape = a._trace
+                        ans = self.fun(va, vb, **kw)
+                        nodes = tape.nodes
+                        plan = self.lean_ab
+                        if plan is not None and (_big(va, ans) or _big(vb, ans)):
+                            nodes.append((self, _slim(plan, (va, vb)), kw, _slim_ans(plan, ans),
+                                          ((0, a._id), (1, b._id))))  # fmt: skip
+                            return tracer(ans, tape, len(nodes) - 1)
+                        nodes.append((self, (va, vb), kw, ans, ((0, a._id), (1, b._id))))
+                        return tracer(ans, tape, len(nodes) - 1)
         top = None
         level = 0
         for a in args:
@@ -128,16 +216,113 @@ class Primitive:
 
     # Helpers used by the traces -------------------------------------------------
     def vjp_rule(self, pos: int) -> Callable:
-        rule = self.vjps[pos] if pos < len(self.vjps) else None
-        if rule is None:
-            raise NotImplementedError(_nondiff_message(self.name, pos, "reverse"))
-        return rule
+        return self.vjps[pos] if pos < len(self.vjps) else _missing(self.name, pos, "reverse")
 
     def jvp_rule(self, pos: int) -> Callable:
-        rule = self.jvps[pos] if pos < len(self.jvps) else None
-        if rule is None:
-            raise NotImplementedError(_nondiff_message(self.name, pos, "forward"))
-        return rule
+        return self.jvps[pos] if pos < len(self.jvps) else _missing(self.name, pos, "forward")
+
+    def has_vjp(self, pos: int) -> bool:
+        """Whether argument ``pos`` has a reverse-mode rule."""
+        if self.vjp_all is not None:
+            return True
+        return pos < len(self.vjps) and not getattr(self.vjps[pos], "missing", False)
+
+
+def _missing(name: str, pos: int, mode: str) -> Callable:
+    def rule(*args, **kw):
+        raise NotImplementedError(_nondiff_message(name, pos, mode))
+
+    rule.missing = True
+    return rule
+
+
+# Lean tape ---------------------------------------------------------------------------------
+# A node keeps only what its rules read. Each rule's use of its parameters is read once
+# from its bytecode: "unused", "meta" (only .shape/.ndim/.dtype/.size) or "value". For
+# arrays of at least _LEAN_MIN elements, values that no rule reads are replaced by a
+# _Meta stub (shape and dtype), so the array can be freed as soon as nothing else needs
+# it. Small arrays are kept: dropping them would cost more time than it saves memory.
+_LEAN_MIN = 4096
+_META_ATTRS = frozenset(("shape", "ndim", "dtype", "size"))
+_ndarray = np.ndarray
+
+
+class _Meta:
+    """What a rule may read of a value it does not need: shape, ndim, dtype, size."""
+
+    __slots__ = ("shape", "ndim", "dtype", "size")
+
+    def __init__(self, x: Any):
+        self.shape = x.shape
+        self.ndim = x.ndim
+        self.dtype = x.dtype
+        self.size = x.size
+
+
+def _param_usage(fn: Callable) -> tuple[str, ...] | None:
+    """How ``fn`` uses each positional parameter, or None when it cannot tell."""
+    uses = getattr(fn, "_uses", None)
+    if uses is not None:
+        return uses
+    code = getattr(fn, "__code__", None)
+    if code is None or code.co_flags & 0x04:  # *args: every value may be read
+        return None
+    names = code.co_varnames[: code.co_argcount]
+    usage = {n: ("value" if n in code.co_cellvars else "unused") for n in names}
+    instrs = list(dis.get_instructions(code))
+    for k, ins in enumerate(instrs):
+        if not ins.opname.startswith("LOAD_FAST"):
+            continue
+        loaded = ins.argval if isinstance(ins.argval, tuple) else (ins.argval,)
+        nxt = instrs[k + 1] if k + 1 < len(instrs) else None
+        meta_only = (
+            len(loaded) == 1
+            and nxt is not None
+            and nxt.opname == "LOAD_ATTR"
+            and nxt.argval in _META_ATTRS
+        )
+        for n in loaded:
+            if n in usage and usage[n] != "value":
+                usage[n] = "meta" if meta_only else "value"
+    return tuple(usage[n] for n in names)
+
+
+_RANK = {"unused": 0, "meta": 1, "value": 2}
+
+
+def _save_plan(prim: Primitive, parents: tuple[int, ...], nargs: int) -> tuple | None:
+    """(ans mode, arg modes) for a node with traced ``parents``; None if all is kept."""
+    if prim.kind != 0 or any(p >= len(prim.vjps) for p in parents):
+        return None
+    modes = ["unused"] * (nargs + 1)  # ans, then the arguments
+    for p in parents:
+        if modes[1 + p] == "unused":
+            modes[1 + p] = "meta"  # the sweep reads each parent's shape
+        uses = _param_usage(prim.vjps[p])
+        if uses is None or len(uses) < nargs + 2:
+            return None
+        for i in range(nargs + 1):
+            if _RANK[uses[1 + i]] > _RANK[modes[i]]:
+                modes[i] = uses[1 + i]
+    if all(m == "value" for m in modes):
+        return None
+    return tuple(m == "value" for m in modes)
+
+
+def _big(x: Any, ans: Any) -> bool:
+    return (type(x) is _ndarray and x.size >= _LEAN_MIN) or (
+        type(ans) is _ndarray and ans.size >= _LEAN_MIN
+    )
+
+
+def _slim(plan: tuple, vals: tuple) -> tuple:
+    return tuple(
+        v if keep or not isinstance(v, _ndarray) else _Meta(v) for keep, v in zip(plan[1:], vals)
+    )
+
+
+def _slim_ans(plan: tuple, ans: Any) -> Any:
+    return ans if plan[0] or not isinstance(ans, _ndarray) else _Meta(ans)
 
 
 def _strip(x: Any) -> Any:
@@ -157,7 +342,10 @@ def _deriv_rules(deriv: Callable | Sequence[Callable | None]) -> tuple[tuple, tu
             vjps.append(None)
             jvps.append(None)
             continue
-        vjps.append(lambda g, ans, *args, _d=d, **kw: g * _d(ans, *args, **kw))
+        vjp = lambda g, ans, *args, _d=d, **kw: g * _d(ans, *args, **kw)  # noqa: E731
+        d_uses = _param_usage(d)
+        vjp._uses = None if d_uses is None else ("value",) + d_uses
+        vjps.append(vjp)
         jvps.append(lambda t, ans, *args, _d=d, **kw: t * _d(ans, *args, **kw))
     return tuple(vjps), tuple(jvps)
 

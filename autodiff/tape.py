@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from . import primitive
 from .primitive import OPS, Primitive, Trace, Traced
 
 __all__ = ["Tape", "Tracer", "unbroadcast"]
@@ -32,6 +33,9 @@ class Tracer(Traced):
 
     def __repr__(self) -> str:
         return f"Tracer({self._value!r})"
+
+
+primitive._TRACER[0] = Tracer
 
 
 class _Select:
@@ -85,7 +89,8 @@ class Tape(Trace):
         vals = list(args)
         parents = []
         lower = False
-        for i, a in enumerate(args):
+        i = 0
+        for a in args:
             if isinstance(a, Traced):
                 if a._trace is self:
                     v = a._value
@@ -95,8 +100,13 @@ class Tape(Trace):
                         lower = True
                 else:
                     lower = True
+            i += 1
         ans = prim(*vals, **kw) if lower else prim.fun(*vals, **kw)
-        return self.record(prim, vals, kw, ans, parents)
+        if prim.kind == 2:
+            return self.record(prim, vals, kw, ans, parents)
+        nodes = self.nodes
+        nodes.append((prim, vals, kw, ans, parents))
+        return Tracer(ans, self, len(nodes) - 1)
 
     def record(self, prim: Primitive, vals: list, kw: dict, ans: Any, parents: list) -> Any:
         """Append a node whose output ``ans`` was computed from ``vals``; return its tracer(s)."""
@@ -115,7 +125,8 @@ class Tape(Trace):
         """Sweep the tape backwards from ``seeds`` ((node id, cotangent) pairs).
 
         Returns the list of cotangents indexed by node id; only leaves keep theirs.
-        With ``free`` the nodes are released as the sweep passes them.
+        With ``free`` the nodes are released as the sweep passes them, so each saved
+        intermediate is dropped as soon as it is no longer needed.
         """
         nodes = self.nodes
         grads: list = [None] * len(nodes)
@@ -124,12 +135,12 @@ class Tape(Trace):
             grads[nid] = g if grads[nid] is None else grads[nid] + g
             start = max(start, nid)
         for i in range(start, -1, -1):
-            g = grads[i]
             rec = nodes[i]
             if rec is None:  # a leaf keeps its cotangent
                 continue
             if free:
                 nodes[i] = None
+            g = grads[i]
             if g is None:
                 continue
             grads[i] = None
@@ -138,30 +149,36 @@ class Tape(Trace):
                 # cotangent of one output of a multiple-result node
                 gs = grads[parents]
                 if gs is None:
-                    gs = grads[parents] = [None] * _num_results(nodes, parents, i, prim)
+                    gs = grads[parents] = [None] * len(nodes[parents][3])
                 j = prim.index
                 gs[j] = g if gs[j] is None else gs[j] + g
                 continue
-            if prim.multiple_results:
-                g = _fill_zeros(g, ans)
-            if prim.vjp_all is not None:
-                gall = prim.vjp_all(g, ans, *vals, **kw)
+            kind = prim.kind
+            if kind == 0:
+                vjps = prim.vjps
                 for pos, pid in parents:
-                    gi = gall[pos]
-                    if gi is None:
-                        continue
+                    try:
+                        rule = vjps[pos]
+                    except IndexError:
+                        rule = prim.vjp_rule(pos)
+                    gi = rule(g, ans, *vals, **kw) if kw else rule(g, ans, *vals)
                     shape = vals[pos].shape
                     if gi.shape != shape:
                         gi = unbroadcast(gi, shape, prim, pos)
                     prev = grads[pid]
                     grads[pid] = gi if prev is None else prev + gi
                 continue
-            vjps = prim.vjps
+            if kind == 2:
+                g = _fill_zeros(g, ans)
+            if prim.vjp_all is not None:
+                gall = prim.vjp_all(g, ans, *vals, **kw)
+            else:
+                gall = [prim.vjp_rule(pos)(g, ans, *vals, **kw) for pos, _ in parents]
+                gall = dict(zip([p for p, _ in parents], gall, strict=True))
             for pos, pid in parents:
-                rule = vjps[pos] if pos < len(vjps) else None
-                if rule is None:
-                    rule = prim.vjp_rule(pos)  # raises a clear error
-                gi = rule(g, ans, *vals, **kw)
+                gi = gall[pos]
+                if gi is None:
+                    continue
                 shape = vals[pos].shape
                 if gi.shape != shape:
                     gi = unbroadcast(gi, shape, prim, pos)
@@ -170,11 +187,6 @@ class Tape(Trace):
         if free:
             self.nodes = []
         return grads
-
-
-def _num_results(nodes: list, parent: int, i: int, sel: _Select) -> int:
-    rec = nodes[parent]
-    return len(rec[3])
 
 
 def _fill_zeros(gs: list, ans: Any) -> tuple:

@@ -74,7 +74,7 @@ def _diff_positions(prim, args):
     for i, a in enumerate(args):
         if not isinstance(a, np.ndarray | np.generic) or not np.issubdtype(a.dtype, np.inexact):
             continue
-        if prim.vjp_all is not None or (i < len(prim.vjps) and prim.vjps[i] is not None):
+        if prim.has_vjp(i):
             pos.append(i)
     return pos
 

@@ -1,0 +1,57 @@
+"""Measuring: interleaved min-of-repeats timing and tracemalloc peak memory."""
+
+from __future__ import annotations
+
+import gc
+import time
+import tracemalloc
+from collections.abc import Callable
+
+
+def interleaved_times(fns: dict[str, Callable[[], object]], repeats: int = 7, number: int = 1,
+                      min_time: float = 0.0) -> dict[str, float]:  # fmt: skip
+    """Best time per call of each function, measured round-robin so load affects all alike.
+
+    Each round calls every function ``number`` times in turn; the minimum over ``repeats``
+    rounds (per call) is returned. With ``min_time`` > 0, ``number`` grows until one
+    round of the slowest function takes at least that long.
+    """
+    for f in fns.values():  # warm up
+        f()
+    if min_time > 0:
+        slowest = max(_once(f) for f in fns.values())
+        number = max(number, int(min_time / max(slowest, 1e-9)) + 1)
+    best = {name: float("inf") for name in fns}
+    gc_was = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in range(repeats):
+            for name, f in fns.items():
+                start = time.perf_counter()
+                for _ in range(number):
+                    f()
+                best[name] = min(best[name], (time.perf_counter() - start) / number)
+    finally:
+        if gc_was:
+            gc.enable()
+    return best
+
+
+def _once(f: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    f()
+    return time.perf_counter() - start
+
+
+def peak_memory(f: Callable[[], object]) -> int:
+    """Peak bytes allocated (Python and NumPy, via tracemalloc) while ``f()`` runs."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+        f()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return peak - base
