@@ -92,16 +92,28 @@ class _Inputs:
 
 
 def _like_input(g: Any, original: Any) -> Any:
-    """A gradient with the shape and dtype of the input it belongs to."""
+    """A gradient with the shape and dtype of the input it belongs to.
+
+    A real input whose cotangent became complex (it met complex values on the way) gets
+    the real part: rules of real operations have real coefficients, so taking it at the
+    leaf is the same as taking it at every real intermediate.
+    """
     dt = np.result_type(_strip(original))
+    real_input = not np.issubdtype(dt, np.complexfloating)
     if not isinstance(g, Traced):
         g = np.asarray(g)
-        if g.dtype != dt and not (np.iscomplexobj(g) and not np.issubdtype(dt, np.complexfloating)):
+        if real_input and np.iscomplexobj(g):
+            g = g.real
+        if g.dtype != dt:
             g = g.astype(dt)
         if isinstance(original, float | complex | np.generic):
             return g[()]
         return g
-    if np.result_type(_strip(g)) != dt:
+    gdt = np.result_type(_strip(g))
+    if real_input and np.issubdtype(gdt, np.complexfloating):
+        g = OPS["real"](g)
+        gdt = np.result_type(_strip(g))
+    if gdt != dt:
         g = OPS["astype"](g, dt)
     return g
 

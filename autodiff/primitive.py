@@ -317,7 +317,8 @@ def _big(x: Any, ans: Any) -> bool:
 
 def _slim(plan: tuple, vals: tuple) -> tuple:
     return tuple(
-        v if keep or not isinstance(v, _ndarray) else _Meta(v) for keep, v in zip(plan[1:], vals)
+        v if keep or not isinstance(v, _ndarray) else _Meta(v)
+        for keep, v in zip(plan[1:], vals, strict=True)
     )
 
 

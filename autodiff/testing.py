@@ -38,6 +38,13 @@ def _inner(a: Any, b: Any) -> float:
     return total
 
 
+def _conj(tree: Any) -> Any:
+    """Complex conjugate of the complex leaves (traced or not); real leaves unchanged."""
+    from .numpy import conj
+
+    return tree_map(lambda x: conj(x) if np.iscomplexobj(_strip(x)) else x, tree)
+
+
 def _random_like(rng: np.random.Generator, tree: Any) -> Any:
     def draw(x):
         x = np.asarray(_strip(x))
@@ -122,8 +129,9 @@ def check_grads(
     scale = float(np.sqrt(_inner(u, u) * _inner(v, v)))
     rev = fwd = None
     if "rev" in modes:
+        # autograd's convention: the VJP acts on conjugated covectors (identity when real)
         _, f_vjp = vjp(fun, *args)
-        rev = _inner(f_vjp(v), u)
+        rev = _inner(_conj(f_vjp(_conj(v))), u)
         _close("reverse mode and finite differences", rev, fd, rtol, atol, scale)
     if "fwd" in modes:
         fwd = _inner(v, jvp(fun, tuple(args), tuple(u))[1])
@@ -134,6 +142,6 @@ def check_grads(
     if order > 1:
         sub = dict(modes=modes, order=order - 1, eps=eps, rtol=rtol, atol=atol, rng=rng)
         if "rev" in modes:
-            check_grads(lambda *xs: vjp(fun, *xs)[1](v), *args, **sub)
+            check_grads(lambda *xs: _conj(vjp(fun, *xs)[1](_conj(v))), *args, **sub)
         if "fwd" in modes:
             check_grads(lambda *xs: jvp(fun, tuple(xs), tuple(u))[1], *args, **sub)

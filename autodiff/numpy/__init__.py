@@ -43,10 +43,20 @@ from . import nondiff as _nondiff
 from . import products as _products
 from . import reductions as _reductions
 from . import shape as _shape
+from . import windows as _windows
 from ._fallback import numpy_fallback as _numpy_fallback
 from ._methods import install as _install
 
-_MODULES = [_elementwise, _nondiff, _reductions, _shape, _indexing, _products, _creation]
+_MODULES = [
+    _elementwise,
+    _nondiff,
+    _reductions,
+    _shape,
+    _windows,
+    _indexing,
+    _products,
+    _creation,
+]
 for _m in _MODULES:
     for _name in _m.__all__:
         globals()[_name] = getattr(_m, _name)

@@ -97,7 +97,7 @@ def _array_function(self, func, types, args, kwargs):
                     "_linalg", "_pocketfft", "_stride_tricks_impl", "_twodim_base_impl",
                     "_fromnumeric", "_multiarray_umath", "_arraysetops_impl", "_nanfunctions_impl",
                     "_utils_impl", "_index_tricks_impl", "_ufunclike_impl", "_type_check_impl",
-                    "_arraypad_impl", "_histograms_impl", "_npyio_impl", "_polynomial_impl",
+                    "_arraypad_impl", "stride_tricks", "_histograms_impl", "_npyio_impl", "_polynomial_impl",
                     "overrides"):  # fmt: skip
             continue
         target = getattr(target, part, None)

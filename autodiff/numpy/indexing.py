@@ -22,9 +22,18 @@ def _scatter_add(g, idx, shape):
     return _untake(g, idx, shape)
 
 
+def _is_basic(idx) -> bool:
+    """Ints, slices, Ellipsis and None only: such an index never repeats an element."""
+    items = idx if isinstance(idx, tuple) else (idx,)
+    return all(i is None or i is Ellipsis or isinstance(i, slice | int | np.integer) for i in items)
+
+
 def _untake_impl(g, idx, shape):
     out = np.zeros(shape, dtype=np.result_type(g))
-    np.add.at(out, idx, g)
+    if _is_basic(idx):
+        out[idx] += g  # no repeats: a plain strided add, much faster than np.add.at
+    else:
+        np.add.at(out, idx, g)
     return out
 
 

@@ -2,20 +2,7 @@
 
 import numpy as np
 from hypothesis import strategies as st
-from opspec import array, axis_for, broadcastable_shapes, rng_of, shape, values
-
-
-def _reduce(draw, dtype):
-    x = array(draw, dtype)
-    return (x,), {"axis": axis_for(draw, x.ndim), "keepdims": draw(st.booleans())}
-
-
-def _reshape(draw, dtype):
-    x = array(draw, dtype)
-    target = draw(st.sampled_from([(-1,), (x.size,), (1, x.size), x.shape[::-1] or ()]))
-    if int(np.prod(target)) != x.size and -1 not in target:
-        target = (x.size,)
-    return (x, target), {}
+from opspec import array, broadcastable_shapes, rng_of, shape, values
 
 
 def _broadcast_to(draw, dtype):
@@ -25,30 +12,12 @@ def _broadcast_to(draw, dtype):
     return (array(draw, dtype, shp=s), target), {}
 
 
-def _transpose(draw, dtype):
-    x = array(draw, dtype)
-    axes = draw(st.one_of(st.none(), st.permutations(range(x.ndim)).map(tuple)))
-    return (x, axes), {}
-
-
 def _stack(draw, dtype):
     s = shape(draw, max_dims=2)
     n = draw(st.integers(1, 3))
     rng = rng_of(draw)
     ax = draw(st.integers(-len(s) - 1, len(s)))
     return tuple(values(rng, s, dtype) for _ in range(n)), {"axis": ax}
-
-
-def _concatenate(draw, dtype):
-    s = shape(draw, min_dims=1, max_dims=3)
-    ax = draw(st.integers(-len(s), len(s) - 1))
-    rng = rng_of(draw)
-    arrays = []
-    for _ in range(draw(st.integers(1, 3))):
-        si = list(s)
-        si[ax] = draw(st.integers(1, 3))
-        arrays.append(values(rng, tuple(si), dtype))
-    return tuple(arrays), {"axis": ax}
 
 
 def _index(draw, s):
@@ -103,15 +72,6 @@ def _index_add(draw, dtype):
     return (x, idx, values(rng_of(draw), vshape, dtype)), {}
 
 
-def _matmul(draw, dtype):
-    n, k, m = (draw(st.integers(1, 3)) for _ in range(3))
-    batch = draw(st.sampled_from([(), (2,), (2, 1)]))
-    a_shape = draw(st.sampled_from([(k,), batch + (n, k)]))
-    b_shape = draw(st.sampled_from([(k,), batch[-1:] + (k, m), (k, m)]))
-    rng = rng_of(draw)
-    return (values(rng, a_shape, dtype), values(rng, b_shape, dtype)), {}
-
-
 def _astype(draw, dtype):
     return (array(draw, dtype), draw(st.sampled_from([np.float32, np.float64]))), {}
 
@@ -144,18 +104,12 @@ def _complex_part(draw, dtype):
 
 
 SPECS = {
-    "sum": [_reduce],
-    "mean": [_reduce],
-    "reshape": [_reshape],
     "broadcast_to": [_broadcast_to],
-    "transpose": [_transpose],
     "stack": [_stack],
-    "concatenate": [_concatenate],
     "getitem": [_getitem],
     "_untake": [_untake],
     "_index_update": [_index_update],
     "_index_add": [_index_add],
-    "matmul": [_matmul],
     "astype": [_astype],
     "where": [_where],
     "clip": [_clip],

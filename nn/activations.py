@@ -1,0 +1,97 @@
+"""Activation functions composed from ``autodiff.numpy`` ops (no rules of their own).
+
+Each one is stable for large ``|x|`` and keeps the input's dtype (float32 stays float32).
+"""
+
+from __future__ import annotations
+
+import autodiff.numpy as anp
+
+__all__ = [
+    "SCALED_TANH_A",
+    "SCALED_TANH_S",
+    "scaled_tanh",
+    "sigmoid",
+    "relu",
+    "leaky_relu",
+    "elu",
+    "arctan",
+    "softplus",
+]
+
+# f(a) = A tanh(S a), LeCun et al. (1998), eq. (5)-(6) and Appendix A: f(+-1) = +-1.
+SCALED_TANH_A = 1.7159
+SCALED_TANH_S = 2.0 / 3.0
+
+
+def scaled_tanh(x):
+    """LeCun's squashing function ``1.7159 tanh(2x/3)`` (1998, eq. 6).
+
+    >>> import numpy as np
+    >>> float(scaled_tanh(np.array(1.0))).__round__(4)
+    1.0
+    """
+    return SCALED_TANH_A * anp.tanh(SCALED_TANH_S * x)
+
+
+def sigmoid(x):
+    """Logistic ``1 / (1 + exp(-x))``, computed as ``(1 + tanh(x/2)) / 2``: no overflow anywhere.
+
+    >>> import numpy as np
+    >>> sigmoid(np.array([-1000.0, 0.0, 1000.0]))
+    array([0. , 0.5, 1. ])
+    """
+    return 0.5 * (anp.tanh(0.5 * x) + 1)
+
+
+def relu(x):
+    """``max(x, 0)``. At exactly 0 the derivative is 0 (the subgradient PyTorch and JAX use).
+
+    >>> import numpy as np
+    >>> relu(np.array([-1.0, 0.0, 2.0]))
+    array([0., 0., 2.])
+    """
+    return anp.where(x > 0, x, 0)
+
+
+def leaky_relu(x, negative_slope: float = 0.01):
+    """``x`` for ``x > 0``, else ``negative_slope * x`` (derivative ``negative_slope`` at 0).
+
+    >>> import numpy as np
+    >>> leaky_relu(np.array([-2.0, 3.0]), 0.2)
+    array([-0.4,  3. ])
+    """
+    return anp.where(x > 0, x, negative_slope * x)
+
+
+def elu(x, alpha: float = 1.0):
+    """ELU (Clevert et al. 2016): ``x`` for ``x > 0``, else ``alpha (exp(x) - 1)``.
+
+    The exponential only sees the non-positive part, so large ``x`` cannot overflow it.
+
+    >>> import numpy as np
+    >>> elu(np.array([-1000.0, 2.0]))
+    array([-1.,  2.])
+    """
+    positive = x > 0
+    return anp.where(positive, x, alpha * anp.expm1(anp.where(positive, 0, x)))
+
+
+def arctan(x):
+    """``arctan(x)``, a squashing function with range (-pi/2, pi/2).
+
+    >>> import numpy as np
+    >>> float(arctan(np.array(1.0))) * 4
+    3.141592653589793
+    """
+    return anp.arctan(x)
+
+
+def softplus(x):
+    """``log(1 + exp(x))`` as ``logaddexp(0, x)``: exact for large ``|x|`` of either sign.
+
+    >>> import numpy as np
+    >>> softplus(np.array([-1000.0, 0.0, 1000.0]))
+    array([   0.        ,    0.69314718, 1000.        ])
+    """
+    return anp.logaddexp(0, x)

@@ -1,0 +1,140 @@
+"""Losses and penalties, composed from ``autodiff.numpy`` ops; batch losses are means over N.
+
+Log-sum-exps subtract their maximum, taken as a constant (``stop_gradient``): the result does
+not depend on that shift, so its gradient is exact and no rule of its own is needed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+import autodiff.numpy as anp
+from autodiff import stop_gradient, tree_leaves
+
+__all__ = [
+    "l1",
+    "l2",
+    "mse",
+    "log_softmax",
+    "softmax_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "l1_penalty",
+    "l2_penalty",
+    "lenet5_map_loss",
+]
+
+
+def l1(pred, target):
+    """Mean absolute error ``mean |pred - target|`` (derivative 0 where they are equal).
+
+    >>> l1(np.array([1.0, -2.0]), np.array([0.0, 0.0]))
+    np.float64(1.5)
+    """
+    return anp.mean(anp.abs(pred - target))
+
+
+def mse(pred, target):
+    """Mean squared error ``mean (pred - target)^2``.
+
+    >>> mse(np.array([1.0, -2.0]), np.zeros(2))
+    np.float64(2.5)
+    """
+    d = pred - target
+    return anp.mean(d * d)
+
+
+l2 = mse
+
+
+def _logsumexp(z, axis: int):
+    """``log sum exp z`` over ``axis`` with keepdims, shifted by the (constant) maximum."""
+    m = np.max(stop_gradient(z), axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0)
+    return anp.log(anp.sum(anp.exp(z - m), axis=axis, keepdims=True)) + m
+
+
+def log_softmax(logits, axis: int = -1):
+    """``logits - logsumexp(logits)`` along ``axis``, stable for any logit size.
+
+    >>> np.exp(log_softmax(np.array([1000.0, 1000.0])))
+    array([0.5, 0.5])
+    """
+    return logits - _logsumexp(logits, axis)
+
+
+def softmax_cross_entropy(logits, labels):
+    """Mean over the batch of ``-log softmax(logits)[label]``.
+
+    Args:
+        logits: (N, K).
+        labels: integer classes (N,), or target distributions (N, K) such as one-hot rows.
+            Leading batch axes beyond N work the same way; the mean runs over all of them.
+
+    >>> softmax_cross_entropy(np.array([[0.0, 0.0]]), np.array([1]))
+    np.float64(0.6931471805599453)
+    """
+    logp = log_softmax(logits, axis=-1)
+    if np.issubdtype(np.result_type(stop_gradient(labels)), np.integer):
+        labels = np.asarray(labels)
+        if labels.shape != logits.shape[:-1]:
+            raise ValueError(
+                f"softmax_cross_entropy: integer labels of shape {labels.shape} do not match "
+                f"logits of shape {logits.shape}; expected labels of shape {logits.shape[:-1]}."
+            )
+        labels = np.eye(logits.shape[-1], dtype=np.result_type(stop_gradient(logits)))[labels]
+    elif labels.shape != logits.shape:
+        raise ValueError(
+            f"softmax_cross_entropy: target distributions of shape {labels.shape} must match "
+            f"logits of shape {logits.shape} (or pass integer labels)."
+        )
+    return -anp.mean(anp.sum(labels * logp, axis=-1))
+
+
+def binary_cross_entropy_with_logits(logits, targets):
+    """Mean of ``-t log sigmoid(z) - (1 - t) log(1 - sigmoid(z))`` = ``softplus(z) - t z``.
+
+    ``softplus`` is ``logaddexp(0, z)``, so no exponential overflows for large ``|z|``.
+
+    >>> binary_cross_entropy_with_logits(np.array([1000.0, -1000.0]), np.array([1.0, 0.0]))
+    np.float64(0.0)
+    """
+    return anp.mean(anp.logaddexp(0, logits) - targets * logits)
+
+
+def l1_penalty(params: Any):
+    """``sum |w|`` over every leaf of the pytree ``params`` (pass a sub-tree to skip biases).
+
+    >>> l1_penalty({"w": np.array([1.0, -2.0]), "b": np.array(3.0)})
+    np.float64(6.0)
+    """
+    return sum(anp.sum(anp.abs(w)) for w in tree_leaves(params))
+
+
+def l2_penalty(params: Any):
+    """``0.5 sum w^2`` over every leaf of ``params``, so its gradient is ``w`` (weight decay).
+
+    >>> l2_penalty({"w": np.array([1.0, -2.0]), "b": np.array(3.0)})
+    np.float64(7.0)
+    """
+    return sum(0.5 * anp.sum(w * w) for w in tree_leaves(params))
+
+
+def lenet5_map_loss(penalties, labels, j: float = 1.0):
+    """Discriminative criterion of LeCun et al. (1998), eq. (9), averaged over the batch.
+
+    ``E_n = y_{D_n} + log(exp(-j) + sum_i exp(-y_i))`` with ``penalties`` y (N, K) the RBF
+    outputs, ``labels`` D (N,) the correct classes and ``j`` the "rubbish class" constant.
+    The log-sum-exp runs over the K + 1 terms ``{-j, -y_0, ...}`` after subtracting their
+    (constant) maximum.
+
+    >>> float(lenet5_map_loss(np.zeros((1, 10)), np.array([3]), j=0.0)) == np.log(11)
+    True
+    """
+    labels = np.asarray(stop_gradient(labels))
+    j = float(j)  # a Python float keeps float32 penalties float32 (NEP 50)
+    neg = -penalties
+    m = np.maximum(np.max(stop_gradient(neg), axis=1), -j)  # (N,), a constant shift
+    log_z = anp.log(np.exp(-j - m) + anp.sum(anp.exp(neg - m[:, None]), axis=1)) + m
+    return anp.mean(penalties[np.arange(len(labels)), labels] + log_z)

@@ -1,0 +1,47 @@
+"""The benchmark runner end to end on a tiny configuration, and its command line."""
+
+import json
+
+import numpy as np
+
+from benchmarks import __main__ as cli
+from benchmarks.opprofile import profile
+from benchmarks.runner import format_table, measure, run
+
+
+def test_run_tiny_writes_report_json_and_plots(tmp_path):
+    results = run("tiny", out=tmp_path, core=False, lenet_epoch=False, progress=False)
+    for name in ("report.md", "report.json", "time_ratios.png", "checker_errors.png"):
+        assert (tmp_path / name).stat().st_size > 0, name
+    data = json.loads((tmp_path / "report.json").read_text())
+    assert {r["model"] for r in data["models"]} == {"mlp", "regress-l1-l2"}
+    assert {r["dtype"] for r in data["models"]} == {"float64", "float32"}
+    for r in results["models"]:
+        bound = 1e-8 if r["dtype"] == "float64" else 1e-3
+        assert r["max_rel_err"] <= bound and r["ok"]
+        assert r["grad_dtypes"] == [r["dtype"]]
+        assert r["ad_over_hand"] > 0 and r["memory"]["ad"] > 0
+    text = (tmp_path / "report.md").read_text()
+    assert "| mlp | float64 |" in text and "time_ratios.png" in text
+
+
+def test_measure_with_autograd_peer_checks_its_gradient_too():
+    res = measure("mlp", "float64", "tiny", repeats=1, peers=("autograd",), memory=False)
+    if "autograd" in res["peers"]:
+        assert res["peer_max_rel_err"]["autograd"] < 1e-8
+    assert "mlp" in format_table([res], sorted(res["peers"]))
+
+
+def test_cli_lists_models(capsys):
+    assert cli.main(["--list"]) == 0
+    out = capsys.readouterr().out
+    assert "lenet5" in out and "lstm" in out
+
+
+def test_opprofile_charges_time_to_rules():
+    import autodiff.numpy as anp
+    from autodiff import grad
+
+    rows = profile(lambda: grad(lambda x: anp.sum(anp.tanh(x) * x))(np.ones(5)), runs=3)
+    labels = {r[0] for r in rows}
+    assert {"vjp:tanh[0]", "fwd:tanh", "sweep", "other"} <= labels
