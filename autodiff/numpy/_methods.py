@@ -87,18 +87,24 @@ def _array_ufunc(self, ufunc, method, *inputs, **kw):
     )
 
 
+# module names inside numpy that are not namespaces of their own (numpy.lib.stride_tricks
+# functions live in autodiff.numpy directly)
+_INTERNAL_MODULES = frozenset(
+    ("_core", "core", "fromnumeric", "multiarray", "numeric", "shape_base", "function_base",
+     "_function_base_impl", "_shape_base_impl", "lib", "_linalg", "_pocketfft",
+     "_stride_tricks_impl", "_twodim_base_impl", "_fromnumeric", "_multiarray_umath",
+     "_arraysetops_impl", "_nanfunctions_impl", "_utils_impl", "_index_tricks_impl",
+     "_ufunclike_impl", "_type_check_impl", "_arraypad_impl", "stride_tricks",
+     "_histograms_impl", "_npyio_impl", "_polynomial_impl", "overrides")
+)  # fmt: skip
+
+
 def _array_function(self, func, types, args, kwargs):
     anp = _anp()
     mod = func.__module__ or ""
     target = anp
     for part in mod.split(".")[1:]:
-        if part in ("_core", "core", "fromnumeric", "multiarray", "numeric", "shape_base",
-                    "function_base", "_function_base_impl", "_shape_base_impl", "lib",
-                    "_linalg", "_pocketfft", "_stride_tricks_impl", "_twodim_base_impl",
-                    "_fromnumeric", "_multiarray_umath", "_arraysetops_impl", "_nanfunctions_impl",
-                    "_utils_impl", "_index_tricks_impl", "_ufunclike_impl", "_type_check_impl",
-                    "_arraypad_impl", "stride_tricks", "_histograms_impl", "_npyio_impl", "_polynomial_impl",
-                    "overrides"):  # fmt: skip
+        if part in _INTERNAL_MODULES:
             continue
         target = getattr(target, part, None)
         if target is None:
