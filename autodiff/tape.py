@@ -162,7 +162,10 @@ class Tape(Trace):
                     except IndexError:
                         rule = prim.vjp_rule(pos)
                     gi = rule(g, ans, *vals, **kw) if kw else rule(g, ans, *vals)
-                    shape = vals[pos].shape
+                    x = vals[pos]
+                    if gi.dtype is not x.dtype:
+                        gi = _real_for_real(gi, x)
+                    shape = x.shape
                     if gi.shape != shape:
                         gi = unbroadcast(gi, shape, prim, pos)
                     prev = grads[pid]
@@ -179,7 +182,10 @@ class Tape(Trace):
                 gi = gall[pos]
                 if gi is None:
                     continue
-                shape = vals[pos].shape
+                x = vals[pos]
+                if gi.dtype is not x.dtype:
+                    gi = _real_for_real(gi, x)
+                shape = x.shape
                 if gi.shape != shape:
                     gi = unbroadcast(gi, shape, prim, pos)
                 prev = grads[pid]
@@ -187,6 +193,15 @@ class Tape(Trace):
         if free:
             self.nodes = []
         return grads
+
+
+def _real_for_real(g: Any, x: Any) -> Any:
+    """The real part of a complex cotangent of a real value (autograd's convention)."""
+    if np.issubdtype(g.dtype, np.complexfloating) and not np.issubdtype(
+        x.dtype, np.complexfloating
+    ):
+        return OPS["real"](g)
+    return g
 
 
 def _fill_zeros(gs: list, ans: Any) -> tuple:

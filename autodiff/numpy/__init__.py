@@ -36,6 +36,7 @@ from numpy import (  # noqa: F401  constants and dtypes
     uint8,
 )
 
+from . import convolution as _convolution
 from . import creation as _creation
 from . import elementwise as _elementwise
 from . import indexing as _indexing
@@ -56,6 +57,7 @@ _MODULES = [
     _indexing,
     _products,
     _creation,
+    _convolution,
 ]
 for _m in _MODULES:
     for _name in _m.__all__:

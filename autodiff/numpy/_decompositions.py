@@ -79,6 +79,14 @@ def _is_zero(g):
     return isinstance(g, np.ndarray) and not g.any()
 
 
+def _real_only(a, name):
+    if np.iscomplexobj(_strip(a)):
+        raise NotImplementedError(
+            f"anp.linalg.{name} has derivative rules for real matrices only, got "
+            f"{np.result_type(_strip(a))}."
+        )
+
+
 def _lower(uplo):
     if uplo not in ("L", "U", "l", "u"):
         raise ValueError(f"UPLO argument must be 'L' or 'U', got {uplo!r}.")
@@ -101,6 +109,7 @@ def _phi(x):
 def _cholesky_jvp(t, ans, a, upper=False):
     # dL = L Phi(L^-1 dA L^-T), Murray (2016), "Differentiation of the Cholesky
     # decomposition", arXiv:1602.07527 (forward mode)
+    _real_only(a, "cholesky")
     L = _T(ans) if upper else ans
     Li = _inv(L)
     dL = L @ _phi(Li @ _sym_from(t, not upper) @ _T(Li))
@@ -109,6 +118,7 @@ def _cholesky_jvp(t, ans, a, upper=False):
 
 def _cholesky_vjp(g, ans, a, upper=False):
     # dA = L^-T Phi(L^T dL) L^-1, Murray (2016) (reverse mode), on the triangle NumPy reads
+    _real_only(a, "cholesky")
     L = _T(ans) if upper else ans
     gL = _T(g) if upper else g
     Li = _inv(L)
@@ -126,6 +136,7 @@ def _eigh_impl(a, UPLO="L"):
 def _eigh_jvp(t, ans, a, UPLO="L"):
     # dw = diag(V^T dA V), dV = V (F o V^T dA V): Giles (2008), "An extended collection of
     # matrix derivative results for forward and reverse mode AD" (eigenvalues)
+    _real_only(a, "eigh")
     w, V = ans
     M = _T(V) @ _sym_from(t, _lower(UPLO)) @ V
     return _sum(M * np.eye(w.shape[-1], dtype=_rdtype(w)), axis=-1), V @ (_fmat(w) * M)
@@ -133,6 +144,7 @@ def _eigh_jvp(t, ans, a, UPLO="L"):
 
 def _eigh_vjp(g, ans, a, UPLO="L"):
     # dA = V (diag(dw) + F o V^T dV) V^T, Giles (2008)
+    _real_only(a, "eigh")
     (gw, gV), (w, V) = g, ans
     inner = _diag_embed(gw)
     if not _is_zero(gV):
@@ -149,11 +161,13 @@ def eigh(a, UPLO="L"):
 
 
 def _eigvalsh_vjp(g, ans, a, UPLO="L"):
+    _real_only(a, "eigvalsh")
     w, V = _eigh(a, UPLO=UPLO)
     return _sym_vjp((V * _row(g)) @ _T(V), _lower(UPLO))
 
 
 def _eigvalsh_jvp(t, ans, a, UPLO="L"):
+    _real_only(a, "eigvalsh")
     w, V = _eigh(a, UPLO=UPLO)
     return _sum((_sym_from(t, _lower(UPLO)) @ V) * V, axis=-2)
 
@@ -167,6 +181,7 @@ def _svd_impl(a, full_matrices=True, hermitian=False):
 
 
 def _svd_check(a, full_matrices):
+    _real_only(a, "svd")
     m, n = a.shape[-2:]
     if full_matrices and m != n:
         raise NotImplementedError(
@@ -228,11 +243,13 @@ _svd = defop(_svd_impl, name="svd", vjp=_svd_vjp, jvp=_svd_jvp, multiple_results
 
 
 def _svdvals_vjp(g, ans, x):
+    _real_only(x, "svdvals")
     U, s, Vh = _svd(x, full_matrices=False)
     return (U * _row(g)) @ Vh
 
 
 def _svdvals_jvp(t, ans, x):
+    _real_only(x, "svdvals")
     U, s, Vh = _svd(x, full_matrices=False)
     return _sum((t @ _T(Vh)) * U, axis=-2)
 
@@ -283,6 +300,7 @@ def _qr_jvp_square_r(Q, R, dA):
 
 
 def _qr_jvp(t, ans, a, mode="reduced"):
+    _real_only(a, "qr")
     _qr_check(a, mode)
     Q, R = ans
     m, n = a.shape[-2:]
@@ -304,6 +322,7 @@ def _qr_vjp_square_r(Q, R, gQ, gR):
 
 
 def _qr_vjp(g, ans, a, mode="reduced"):
+    _real_only(a, "qr")
     _qr_check(a, mode)
     (gQ, gR), (Q, R) = g, ans
     m, n = a.shape[-2:]
@@ -332,6 +351,7 @@ def qr(a, mode="reduced"):
 def _pinv_jvp(t, ans, a, rcond=None, hermitian=False, **kw):
     # dP = -P dA P + P P^T dA^T (I - A P) + (I - P A) dA^T P^T P for constant rank:
     # Golub & Pereyra (1973), SIAM J. Numer. Anal. 10(2)
+    _real_only(a, "pinv")
     P = ans
     dA, a = (_sym_from(t, True), _sym_from(a, True)) if hermitian else (t, a)
     dAt = _T(dA)
@@ -340,6 +360,7 @@ def _pinv_jvp(t, ans, a, rcond=None, hermitian=False, **kw):
 
 def _pinv_vjp(g, ans, a, rcond=None, hermitian=False, **kw):
     # the adjoint of each term of _pinv_jvp
+    _real_only(a, "pinv")
     P = ans
     a = _sym_from(a, True) if hermitian else a
     gt = _T(g)

@@ -6,9 +6,10 @@ axis, with ``s`` the mode's offset. For a convolution the VJP in ``a`` is the wi
 ``[nv - 1 - s, nv - 1 - s + na)`` of the full correlation of ``g`` with ``v``; in ``v``
 the same with the roles swapped. For a correlation the VJP in ``a`` is a window of the
 full convolution of ``g`` with ``v``, and in ``v`` the window ``[s + L - nv, s + L)`` of
-the full correlation of ``a`` with ``g``. The windows are computed with the library's own
-convolve/correlate (in ``valid`` or ``full`` mode), which are primitives themselves, so
-derivatives of any order work. Real inputs only (a correlation is not holomorphic).
+the full correlation of ``a`` with ``g``. Each window is computed, at the cost of the
+window alone, by the library's own convolve/correlate in ``valid`` mode (``full_window``),
+and those are primitives themselves, so derivatives of any order work. Real inputs only
+(a correlation is not holomorphic).
 """
 
 from __future__ import annotations
