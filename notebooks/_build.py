@@ -42,7 +42,8 @@ def _run(cells: list[tuple[str, str]]) -> list[dict]:
                 traceback.print_exc(file=buf)
                 raise
         if buf.getvalue():
-            outputs.append({"output_type": "stream", "name": "stdout", "text": buf.getvalue()})
+            text = buf.getvalue()
+            outputs.append({"output_type": "stream", "name": "stdout", "text": text})
         for num in plt.get_fignums():
             fig = plt.figure(num)
             png = io.BytesIO()

@@ -14,8 +14,9 @@ it backwards to get exact gradients. You write plain NumPy code against
         "code",
         """
 import numpy as np
+
 import autodiff.numpy as anp
-from autodiff import grad, value_and_grad, jvp, jacfwd, jacobian, hessian, check_grads
+from autodiff import check_grads, grad, hessian, jacfwd, jacobian, jvp, value_and_grad
 
 def loss(w, x, y):
     return anp.mean((anp.tanh(x @ w) - y) ** 2)
@@ -52,6 +53,7 @@ recorded. Here are the first four derivatives of `tanh`:""",
         "code",
         """
 import matplotlib.pyplot as plt
+
 from autodiff import elementwise_grad
 
 xs = np.linspace(-3, 3, 200)
@@ -86,7 +88,12 @@ reverse for few outputs; `hessian` is forward-over-reverse.""",
         "code",
         """
 W = rng.normal(size=(50, 3))
-f = lambda v: anp.sin(W @ v)
+
+
+def f(v):
+    return anp.sin(W @ v)
+
+
 v = rng.normal(size=3)
 print(jvp(f, (v,), (np.ones(3),))[1][:4])
 print(np.allclose(jacfwd(f)(v), jacobian(f)(v)))
