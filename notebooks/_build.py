@@ -48,8 +48,8 @@ def _run(cells: list[tuple[str, str]]) -> list[dict]:
             fig = plt.figure(num)
             png = io.BytesIO()
             fig.savefig(png, format="png", dpi=90, bbox_inches="tight")
-            outputs.append({"output_type": "display_data", "metadata": {},
-                            "data": {"image/png": base64.b64encode(png.getvalue()).decode()}})  # fmt: skip
+            data = {"image/png": base64.b64encode(png.getvalue()).decode()}
+            outputs.append({"output_type": "display_data", "metadata": {}, "data": data})
             plt.close(fig)
         out_cells.append({"cell_type": "code", "execution_count": count, "metadata": {},
                           "outputs": outputs, "source": src})  # fmt: skip

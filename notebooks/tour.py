@@ -62,7 +62,8 @@ fig, ax = plt.subplots(figsize=(6, 3.5))
 for k in range(5):
     ax.plot(xs, f(xs), label=f"order {k}")
     f = elementwise_grad(f)
-ax.legend(); ax.set_title("tanh and its derivatives")""",
+ax.legend()
+ax.set_title("tanh and its derivatives")""",
     ),
     (
         "md",
