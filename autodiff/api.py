@@ -106,6 +106,8 @@ def _like_input(g: Any, original: Any) -> Any:
             g = g.real
         if g.dtype != dt:
             g = g.astype(dt)
+        elif not g.flags.writeable:  # e.g. a broadcast view from a sum's VJP
+            g = g.copy()
         if isinstance(original, float | complex | np.generic):
             return g[()]
         return g

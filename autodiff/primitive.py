@@ -143,6 +143,8 @@ class Primitive:
             tracer = _TRACER[0]
             if n == 1:
                 a = args[0]
+                if not isinstance(a, Traced):
+                    return self.fun(a, **kw)
                 if type(a) is tracer:
                     va = a._value
                     if not isinstance(va, Traced):
@@ -160,6 +162,8 @@ class Primitive:
                 a, b = args
                 ta = type(a) is tracer
                 tb = type(b) is tracer
+                if not ta and not tb and not isinstance(a, Traced) and not isinstance(b, Traced):
+                    return self.fun(a, b, **kw)
                 if ta and not tb and not isinstance(b, Traced):
                     va = a._value
                     if not isinstance(va, Traced):

@@ -48,6 +48,7 @@ class _Select:
 
 
 _SELECTS = [_Select(i) for i in range(64)]
+_nd = np.ndarray
 _TRACED_TYPES: tuple = (Traced,)
 
 
@@ -65,6 +66,8 @@ def unbroadcast(g: Any, shape: tuple, prim: Primitive | None = None, pos: int = 
     axes = tuple(range(ndiff)) + tuple(
         i + ndiff for i, s in enumerate(shape) if s == 1 and gshape[i + ndiff] != 1
     )
+    if type(g) is np.ndarray:  # plain: nothing to record, use NumPy's methods directly
+        return g.sum(axis=axes).reshape(shape)
     g = OPS["sum"](g, axis=axes)
     if g.shape != shape:
         g = OPS["reshape"](g, shape)
@@ -130,6 +133,9 @@ class Tape(Trace):
         """
         nodes = self.nodes
         grads: list = [None] * len(nodes)
+        # ids whose cotangent is an array this sweep made by a sum (nothing else refers to
+        # it), so further contributions are added in place instead of allocating again
+        owned: set = set()
         start = -1
         for nid, g in seeds:
             grads[nid] = g if grads[nid] is None else grads[nid] + g
@@ -169,7 +175,14 @@ class Tape(Trace):
                     if gi.shape != shape:
                         gi = unbroadcast(gi, shape, prim, pos)
                     prev = grads[pid]
-                    grads[pid] = gi if prev is None else prev + gi
+                    if prev is None:
+                        grads[pid] = gi
+                    elif pid in owned and type(gi) is _nd and gi.dtype is prev.dtype:
+                        np.add(prev, gi, out=prev)
+                    else:
+                        prev = grads[pid] = prev + gi
+                        if type(prev) is _nd:
+                            owned.add(pid)
                 continue
             if kind == 2:
                 g = _fill_zeros(g, ans)
@@ -189,7 +202,14 @@ class Tape(Trace):
                 if gi.shape != shape:
                     gi = unbroadcast(gi, shape, prim, pos)
                 prev = grads[pid]
-                grads[pid] = gi if prev is None else prev + gi
+                if prev is None:
+                    grads[pid] = gi
+                elif pid in owned and type(gi) is _nd and gi.dtype is prev.dtype:
+                    np.add(prev, gi, out=prev)
+                else:
+                    prev = grads[pid] = prev + gi
+                    if type(prev) is _nd:
+                        owned.add(pid)
         if free:
             self.nodes = []
         return grads

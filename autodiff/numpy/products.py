@@ -17,7 +17,7 @@ import numpy as np
 from ..primitive import _strip, defop
 from .elementwise import conj, multiply
 from .reductions import sum as _sum
-from .shape import broadcast_to, concatenate, moveaxis, ravel, reshape, swapaxes
+from .shape import broadcast_to, concatenate, moveaxis, ravel, reshape
 
 __all__ = ["matmul", "dot", "tensordot", "einsum", "inner", "outer", "vdot", "kron", "cross",
            "vecdot", "matvec", "vecmat"]  # fmt: skip
@@ -26,7 +26,8 @@ _MAX_OPERANDS = 32  # einsum operands that get a rule; NumPy's own limit is 32
 
 
 def _mT(x):
-    return swapaxes(x, -1, -2)
+    # the method: NumPy's own for plain arrays, anp.swapaxes for traced ones
+    return x.swapaxes(-1, -2)
 
 
 def _ndim(x):

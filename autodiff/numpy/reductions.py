@@ -40,12 +40,15 @@ def _keepdims(g, shape, axis, keepdims):
     """A reduced ``g`` with the reduced axes put back as size 1 (broadcasts against the input)."""
     if keepdims or not len(shape):
         return g
-    return reshape(g, _kept_shape(shape, axis))
+    return g.reshape(_kept_shape(shape, axis))  # the method: anp.reshape when traced
 
 
 def _expand_reduced(g, shape, axis, keepdims):
     """Broadcast a reduced cotangent ``g`` back to the input ``shape``."""
-    return broadcast_to(_keepdims(g, shape, axis, keepdims), shape)
+    g = _keepdims(g, shape, axis, keepdims)
+    if type(g) is np.ndarray or isinstance(g, np.generic):
+        return np.broadcast_to(g, shape)  # plain: no need to record anything
+    return broadcast_to(g, shape)
 
 
 def _count(shape, axis):
