@@ -24,12 +24,16 @@ from .api import (
     vjp,
 )
 from .custom import checkpoint, custom_vjp
+from .derivcheck import DerivationReport, check_derivation, compare_grads
 from .primitive import OPS, defop
 from .testing import check_grads
 from .tree import tree_flatten, tree_leaves, tree_map, tree_unflatten
 
 __all__ = [
     "OPS",
+    "DerivationReport",
+    "check_derivation",
+    "compare_grads",
     "check_grads",
     "checkpoint",
     "custom_vjp",

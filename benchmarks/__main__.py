@@ -4,7 +4,9 @@ Checks every hand derivation of ``benchmarks/manual`` against the tape and times
 HIPS autograd / PyTorch when installed); prints a table and writes
 ``benchmarks/results/<date>/report.md``, ``report.json`` and plots. BLAS runs one thread by
 default (``--threads``): on a shared machine multi-threaded BLAS timings swing by 10x when
-another process takes a core, and both sides of every ratio use the same BLAS.
+another process takes a core, and both sides of every ratio use the same BLAS. Times are
+process CPU time by default (``--clock wall`` for the wall clock): other processes' load
+inflates it much less than the wall clock (it still shares caches with them).
 """
 
 from __future__ import annotations
@@ -25,6 +27,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--models", nargs="+", help="only these models (see --list)")
     p.add_argument("--dtypes", nargs="+", default=["float64", "float32"])
     p.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1)")
+    p.add_argument(
+        "--clock",
+        choices=["cpu", "wall"],
+        default="cpu",
+        help="time on the process CPU clock (default; robust to load) or wall clock",
+    )
     p.add_argument("--no-core", action="store_true", help="skip benchmarks/core.py")
     p.add_argument("--no-peers", action="store_true", help="skip autograd/PyTorch columns")
     p.add_argument("--no-epoch", action="store_true", help="skip the LeNet-5 MNIST epoch")
@@ -46,6 +54,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:16s} {case.what}")
         return 0
     config = "full" if args.full else "quick"
+    unknown = [m for m in args.models or () if m not in CASES]
+    if unknown:
+        print(f"unknown model(s) {', '.join(unknown)}; see --list", file=sys.stderr)
+        return 2
     out = (
         Path(args.out)
         if args.out
@@ -61,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         lenet_epoch=not args.no_epoch,
         profile=args.profile,
         threads=int(os.environ["OPENBLAS_NUM_THREADS"]),
+        clock=args.clock,
     )
     peers = sorted({p for r in results["models"] for p in r["peers"]})
     print(format_table(results["models"], peers))

@@ -20,6 +20,7 @@ import numpy as np
 
 import autodiff.numpy as anp
 from autodiff import stop_gradient, value_and_grad, vjp
+from autodiff.scipy.special import expit
 from nn.activations import leaky_relu, relu, sigmoid, softplus
 from nn.layers import conv2d, conv_transpose2d, max_pool2d
 
@@ -44,7 +45,7 @@ def cross_entropy(logits, y):
     The log-sum-exp subtracts the row maximum as a constant: the result does not depend on
     it, so its gradient is exact without flowing through the max.
     """
-    z = logits - stop_gradient(anp.max(logits, axis=1, keepdims=True))
+    z = logits - np.max(stop_gradient(logits), axis=1, keepdims=True)
     logp = z - anp.log(anp.sum(anp.exp(z), axis=1, keepdims=True))
     return -anp.mean(logp[np.arange(len(y)), y])
 
@@ -224,6 +225,8 @@ def lstm_loss(params, x, targets):
     Like the hand derivation: x_t Wx + b is one product for all t (time-major rows, split
     into the T steps by one ``split``), each step's gates are one sigmoid over the whole
     pre-activation (its g block unused), split into blocks, and the read-out is one product.
+    The sigmoid is ``autodiff.scipy.special.expit``, one primitive, where
+    ``nn.activations.sigmoid`` composes four.
     """
     cp, out = params["cell"], params["out"]
     N, T, D = x.shape
@@ -234,7 +237,7 @@ def lstm_loss(params, x, targets):
     hs = []
     for t in range(T):
         a = xa[t] + h @ cp["Wh"]
-        f, i, _, o = anp.split(sigmoid(a), 4, axis=1)
+        f, i, _, o = anp.split(expit(a), 4, axis=1)
         c = f * c + i * anp.tanh(a[:, 2 * H : 3 * H])
         h = o * anp.tanh(c)
         hs.append(h)

@@ -32,23 +32,24 @@ __all__ = ["OpProfiler", "profile"]
 class OpProfiler:
     """Accumulates exclusive seconds and call counts per label (see the module docstring)."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.perf_counter) -> None:
+        self.clock = clock
         self.seconds: collections.Counter = collections.Counter()
         self.calls: collections.Counter = collections.Counter()
         self._stack: list = []
         self._phase = "fwd"
 
     def _timed(self, fn: Callable, label: Callable[[], str]) -> Callable:
-        stack, seconds, calls = self._stack, self.seconds, self.calls
+        stack, seconds, calls, clock = self._stack, self.seconds, self.calls, self.clock
 
         def wrapper(*args, **kw):
-            frame = [time.perf_counter(), 0.0]
+            frame = [clock(), 0.0]
             stack.append(frame)
             try:
                 return fn(*args, **kw)
             finally:
                 stack.pop()
-                dt = time.perf_counter() - frame[0]
+                dt = clock() - frame[0]
                 name = label()
                 seconds[name] += dt - frame[1]
                 calls[name] += 1
@@ -100,8 +101,12 @@ class OpProfiler:
         return rows
 
 
-def profile(fn: Callable[[], object], runs: int = 20, top: int = 20) -> list[tuple]:
+def profile(fn: Callable[[], object], runs: int = 20, top: int = 20,
+            clock: Callable[[], float] = time.perf_counter) -> list[tuple]:  # fmt: skip
     """Per-label table of ``fn()`` (see ``OpProfiler.table``), averaged over ``runs`` runs.
+
+    ``clock=time.thread_time`` counts CPU time only (robust to other processes' load, but
+    each reading costs about 0.4 us more than ``perf_counter``).
 
     >>> import numpy as np, autodiff.numpy as anp
     >>> from autodiff import grad
@@ -110,10 +115,10 @@ def profile(fn: Callable[[], object], runs: int = 20, top: int = 20) -> list[tup
     ['vjp:sin[0]', 'vjp:sum[0]']
     """
     fn()
-    prof = OpProfiler()
+    prof = OpProfiler(clock)
     with prof.installed():
-        start = time.perf_counter()
+        start = clock()
         for _ in range(runs):
             fn()
-        total = time.perf_counter() - start
+        total = clock() - start
     return prof.table(runs, top, total)

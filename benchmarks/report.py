@@ -69,7 +69,7 @@ def plot_errors(results: dict, path: Path) -> None:
         ax.axhline(_BOUND[dtype], color="r", ls="--", label=f"bound {_BOUND[dtype]:g}")
         ax.set_yscale("log")
         ax.set_xticks(range(len(rows)), [r["model"] for r in rows], rotation=35, ha="right")
-        ax.set_ylabel("max rel error per leaf")
+        ax.set_ylabel("max rel error per leaf\n(exact agreement drawn at 1e-18)")
         ax.set_title(f"derivation checker, AD vs hand, every parameter leaf ({dtype})")
         ax.legend(fontsize=8)
     fig.tight_layout()
@@ -94,6 +94,25 @@ def _targets(results: dict) -> list[str]:
     return lines
 
 
+def _peer_errors(results: dict) -> str:
+    errs = {}
+    for r in results["models"]:
+        for p, e in r.get("peer_max_rel_err", {}).items():
+            key = (p, r["dtype"])
+            errs[key] = max(errs.get(key, 0.0), e)
+    if not errs:
+        return ""
+    return (
+        "The peers' gradients are checked the same way; largest relative errors: "
+        + ", ".join(f"{p} {d} {e:.1e}" for (p, d), e in sorted(errs.items()))
+        + "."
+    )
+
+
+def _load(avg) -> str:
+    return "?" if avg is None else ", ".join(f"{a:.1f}" for a in avg)
+
+
 def markdown(results: dict) -> str:
     env = results["environment"]
     peers = _peers(results)
@@ -107,16 +126,22 @@ def markdown(results: dict) -> str:
         + (", ".join(f"{k} {v}" for k, v in env["peers"].items()) or "none installed")
         + " (JAX is not installed, so it has no column).",
         "",
-        "Times are the best of several interleaved rounds (all functions of a model in turn); "
-        "ratios are against the hand-written NumPy of `benchmarks/manual` in the same run. "
-        "Memory is the tracemalloc peak of one gradient call.",
+        f"Times ({results.get('clock', 'wall')} clock) are the best of several interleaved "
+        "rounds (all functions of a model in turn); ratios are against the hand-written NumPy "
+        "of `benchmarks/manual` in the same run. Memory is the tracemalloc peak of one "
+        f"gradient call. Load average (1, 5, 15 min) at the start: "
+        f"{_load(env.get('load_average_start'))}, at the end: {_load(env.get('load_average_end'))}"
+        " (2 cores shared with other jobs).",
         "",
         "## Targets (issue 7)",
         "",
         *_targets(results),
         "",
         f"Largest relative error AD vs hand over every float64 leaf: {worst64:.1e} "
-        f"({'within' if worst64 <= 1e-8 else '**above**'} the 1e-8 bound).",
+        f"({'within' if worst64 <= 1e-8 else '**above**'} the 1e-8 bound; the checker's "
+        "relative error floors a leaf's scale at 1e-6 of the largest gradient entry, so a "
+        "gradient that is zero in theory, such as zca's b0 after centring, compares its "
+        "rounding noise to that). " + _peer_errors(results),
         "",
         "## All models",
         "",
@@ -127,6 +152,19 @@ def markdown(results: dict) -> str:
         "![checker errors](checker_errors.png)",
         "",
     ]
+    if results.get("planted"):
+        out += [
+            "## The derivation checker on planted BPTT mistakes",
+            "",
+            "`benchmarks.manual.rnn.lstm_loss_and_grads_planted` reproduces two LSTM mistakes "
+            "attributed to popular hand derivations (dropping the recurrent term da_t Wh^T from "
+            "dh_{t-1}; dropping dc_{t-1} = dc_t f_t). `autodiff.derivcheck.check_derivation` "
+            "(4 sequences of 12 steps, hidden 8) finds both and the first time step where "
+            "they go wrong; the correct derivation passes:",
+            "",
+        ]
+        for name, rep in results["planted"].items():
+            out += [f"### {name}", "", "```", rep["text"], "```", ""]
     epoch = results.get("lenet5_epoch")
     if epoch:
         how = ("a full epoch" if epoch["measured_steps"] == epoch["batches"]
@@ -134,7 +172,8 @@ def markdown(results: dict) -> str:
         out += [
             "## LeNet-5 training on MNIST",
             "",
-            f"Seconds per epoch (60,000 images, batch {epoch['batch_size']}, SGD; {how}): "
+            f"Seconds per epoch ({epoch.get('clock', 'wall')} clock; 60,000 images, batch "
+            f"{epoch['batch_size']}, SGD; {how}): "
             f"autodiff {epoch['ad_s_per_epoch']:.1f} s, "
             f"hand-written {epoch['hand_s_per_epoch']:.1f} s.",
             "",

@@ -43,8 +43,40 @@ def _value(v: Any) -> float:
     return float(np.asarray(v))
 
 
+def cpu_times(fns: dict, repeats: int = 7, min_time: float = 0.0) -> dict[str, float]:
+    """``interleaved_times`` on the process CPU clock instead of the wall clock.
+
+    On a shared machine the wall clock also counts the time other processes hold the core;
+    CPU time counts only this process's own work, so ratios stay put under load. It assumes
+    single-threaded BLAS (the command line's default): idle BLAS threads spin and would count.
+    """
+    import gc
+
+    for f in fns.values():
+        f()
+    number = 1
+    if min_time > 0:
+        slowest = max(_once(f, time.process_time) for f in fns.values())
+        number = max(1, int(min_time / max(slowest, 1e-9)) + 1)
+    best = {name: float("inf") for name in fns}
+    gc_was = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in range(repeats):
+            for name, f in fns.items():
+                start = time.process_time()
+                for _ in range(number):
+                    f()
+                best[name] = min(best[name], (time.process_time() - start) / number)
+    finally:
+        if gc_was:
+            gc.enable()
+    return best
+
+
 def measure(name: str, dtype: str, size: str = "bench", repeats: int = 5, min_time: float = 0.0,
-            peers: tuple[str, ...] = (), memory: bool = True, seed: int = 0) -> dict:  # fmt: skip
+            peers: tuple[str, ...] = (), memory: bool = True, seed: int = 0,
+            clock: str = "cpu") -> dict:  # fmt: skip
     """All numbers of one case in one dtype (see the module docstring)."""
     case = get_case(name)
     params, batch = case.make(np.random.default_rng(seed), np.dtype(dtype), size)
@@ -63,7 +95,8 @@ def measure(name: str, dtype: str, size: str = "bench", repeats: int = 5, min_ti
         if peer in case.peers:
             fns[peer] = _peers.build(peer, name, params, batch)
             peer_errors[peer] = compare_grads(fns[peer]()[1], hand_grads).max_rel
-    times = interleaved_times(fns, repeats=repeats, min_time=min_time)
+    timer = cpu_times if clock == "cpu" else interleaved_times
+    times = timer(fns, repeats=repeats, min_time=min_time)
     res = {
         "model": name,
         "what": case.what,
@@ -92,7 +125,7 @@ def measure(name: str, dtype: str, size: str = "bench", repeats: int = 5, min_ti
     return res
 
 
-def _lenet5_epoch(full: bool, steps: int = 20) -> dict | None:
+def _lenet5_epoch(full: bool, steps: int = 20, clock: str = "cpu") -> dict | None:
     """Seconds per epoch of LeNet-5 on MNIST's 60,000 training images, batch 64, plain SGD.
 
     ``full`` runs a whole epoch (AD and hand); otherwise ``steps`` steps are timed and scaled.
@@ -109,19 +142,46 @@ def _lenet5_epoch(full: bool, steps: int = 20) -> dict | None:
     x_all, batch_size = lenet_input(images), 64
     n_batches = math.ceil(len(x_all) / batch_size)
     run_steps = n_batches if full else steps
-    res = {"batches": n_batches, "measured_steps": run_steps, "batch_size": batch_size}
+    now = time.process_time if clock == "cpu" else time.perf_counter
+    res = {"batches": n_batches, "measured_steps": run_steps, "batch_size": batch_size,
+           "clock": clock}  # fmt: skip
     for who, grads_fn in (("ad", case.ad), ("hand", case.hand)):
         params = lenet5.init_params(np.random.default_rng(0))
         order = np.random.default_rng(1).permutation(len(x_all))
-        start = time.perf_counter()
+        start = now()
         for k in range(run_steps):
             idx = order[k * batch_size : (k + 1) * batch_size]
             _, g = grads_fn(params, (x_all[idx], labels[idx].astype(np.intp)))
             params = {
                 m: {k2: v - 0.01 * g[m][k2] for k2, v in pm.items()} for m, pm in params.items()
             }
-        res[f"{who}_s_per_epoch"] = (time.perf_counter() - start) / run_steps * n_batches
+        res[f"{who}_s_per_epoch"] = (now() - start) / run_steps * n_batches
     return res
+
+
+def planted_checks() -> dict:
+    """The derivation checker on the hand LSTM with each planted BPTT mistake (and without)."""
+    from autodiff.derivcheck import check_derivation
+    from benchmarks.manual import rnn
+    from nn.models.rnn import sequence_loss
+
+    rng = np.random.default_rng(0)
+    params = rnn.init_params(rng, "lstm", 3, 8, 2)
+    x, t = rnn.make_batch(rng, "lstm", 4, 12, 3, 8, 2)
+
+    def loss(p, x, t):
+        return sequence_loss(p, x, t, "lstm")
+
+    hands = {"correct": lambda p, x, t: rnn.loss_and_grads(p, (x, t), "lstm")}
+    for mistake in ("dh_recurrent", "dc_forget"):
+        hands[mistake] = lambda p, x, t, m=mistake: rnn.lstm_loss_and_grads_planted(
+            p, (x, t), mistake=m
+        )
+    out = {}
+    for name, hand in hands.items():
+        report = check_derivation(loss, hand, params, x, t, time_axis=1)
+        out[name] = {**report.to_dict(), "text": str(report)}
+    return out
 
 
 def _core(quick: bool) -> dict:
@@ -143,20 +203,24 @@ def _environment(threads: int | None) -> dict:
         "processor": platform.processor() or platform.machine(),
         "cpus": os.cpu_count(),
         "blas_threads": threads,
+        "load_average_start": os.getloadavg(),
         "peers": {p: _version(p) for p in _peers.available()},
     }
 
 
 def _version(module: str) -> str:
-    import importlib
+    from importlib import metadata
 
-    return getattr(importlib.import_module(module), "__version__", "?")
+    try:
+        return metadata.version(module)
+    except metadata.PackageNotFoundError:
+        return "?"
 
 
 def run(config: str = "quick", models: tuple[str, ...] | None = None, out: str | Path | None = None,
         dtypes: tuple[str, ...] = DTYPES, peers: tuple[str, ...] | None = None,
         core: bool = True, lenet_epoch: bool = True, profile: bool = False,
-        threads: int | None = None, progress: bool = True) -> dict:  # fmt: skip
+        threads: int | None = None, progress: bool = True, clock: str = "cpu") -> dict:  # fmt: skip
     """Measure ``models`` (default: the config's) in ``dtypes``; write the report into ``out``."""
     cfg = CONFIGS[config]
     models = tuple(models or cfg["models"])
@@ -167,24 +231,28 @@ def run(config: str = "quick", models: tuple[str, ...] | None = None, out: str |
         _peers.set_threads(threads)
     tasks = [(m, d) for m in models for d in dtypes]
     bar = _progress(len(tasks) + core + lenet_epoch, progress)
-    results: dict[str, Any] = {"config": config, "environment": _environment(threads)}
+    results: dict[str, Any] = {"config": config, "clock": clock,
+                               "environment": _environment(threads)}  # fmt: skip
     rows = []
     for m, d in tasks:
         bar.set_description(f"{m} {d}")
-        rows.append(measure(m, d, cfg["size"], cfg["repeats"], cfg["min_time"], peers))
+        rows.append(measure(m, d, cfg["size"], cfg["repeats"], cfg["min_time"], peers, clock=clock))
         bar.update()
     results["models"] = rows
+    results["planted"] = planted_checks()
     if core:
         bar.set_description("core benchmarks")
         results["core"] = _core(config != "full")
         bar.update()
     if lenet_epoch:
         bar.set_description("LeNet-5 epoch")
-        results["lenet5_epoch"] = _lenet5_epoch(config == "full")
+        results["lenet5_epoch"] = _lenet5_epoch(config == "full", clock=clock)
         bar.update()
     if profile:
-        results["profiles"] = _profiles([m for m in models if get_case(m).target], cfg["size"])
+        targets = [m for m in models if get_case(m).target]
+        results["profiles"] = _profiles(targets, cfg["size"], clock)
     bar.close()
+    results["environment"]["load_average_end"] = os.getloadavg()
     if out is not None:
         from benchmarks import report
 
@@ -192,7 +260,7 @@ def run(config: str = "quick", models: tuple[str, ...] | None = None, out: str |
     return results
 
 
-def _profiles(models: list[str], size: str) -> dict:
+def _profiles(models: list[str], size: str, clock: str = "cpu") -> dict:
     """Per-op time tables (benchmarks.opprofile) of the AD gradient and the hand gradient."""
     from benchmarks.opprofile import profile
 
@@ -203,14 +271,15 @@ def _profiles(models: list[str], size: str) -> dict:
             params, batch = case.make(np.random.default_rng(0), np.dtype(dtype), size)
             fn = functools.partial(case.ad, params, batch)
             runs = max(3, int(0.5 / max(_once(fn), 1e-4)))
-            profiles[f"{m} {dtype}"] = profile(fn, runs=runs, top=25)
+            now = time.thread_time if clock == "cpu" else time.perf_counter
+            profiles[f"{m} {dtype}"] = profile(fn, runs=runs, top=25, clock=now)
     return profiles
 
 
-def _once(f) -> float:
-    start = time.perf_counter()
+def _once(f, clock=time.perf_counter) -> float:
+    start = clock()
     f()
-    return time.perf_counter() - start
+    return clock() - start
 
 
 class _NoBar:
@@ -242,7 +311,8 @@ def format_table(rows: list[dict], peers: list[str], markdown: bool = False) -> 
     """The results as an aligned text table (or a Markdown table)."""
     head = ["model", "dtype", "params", "max rel err", "hand grad ms", "AD/hand"]
     head += [f"{p}/hand" for p in peers]
-    head += ["AD grad/fwd", "hand grad/fwd", "AD mem/hand", "target"]
+    head += ["fwd ms hand/AD", "AD grad/fwd", "hand grad/fwd", "peak MB hand/AD", "AD mem/hand",
+             "target"]  # fmt: skip
     lines = []
     for r in rows:
         t = r["target"]
@@ -250,7 +320,11 @@ def format_table(rows: list[dict], peers: list[str], markdown: bool = False) -> 
         cells = [r["model"], r["dtype"], f"{r['params']:,}", f"{r['max_rel_err']:.1e}",
                  f"{r['times']['hand'] * 1e3:.3f}", _fmt_ratio(r["ad_over_hand"])]  # fmt: skip
         cells += [_fmt_ratio(r["peers"].get(p)) for p in peers]
-        cells += [_fmt_ratio(r["ad_grad_over_fwd"]), _fmt_ratio(r["hand_grad_over_fwd"]),
+        t_ = r["times"]
+        mem = r.get("memory", {})
+        cells += [f"{t_['hand_fwd'] * 1e3:.3f}/{t_['ad_fwd'] * 1e3:.3f}",
+                  _fmt_ratio(r["ad_grad_over_fwd"]), _fmt_ratio(r["hand_grad_over_fwd"]),
+                  f"{mem['hand'] / 2**20:.2f}/{mem['ad'] / 2**20:.2f}" if mem else "-",
                   _fmt_ratio(r.get("mem_ad_over_hand")), verdict]  # fmt: skip
         lines.append(cells)
     if markdown:

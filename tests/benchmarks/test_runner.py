@@ -23,6 +23,11 @@ def test_run_tiny_writes_report_json_and_plots(tmp_path):
         assert r["ad_over_hand"] > 0 and r["memory"]["ad"] > 0
     text = (tmp_path / "report.md").read_text()
     assert "| mlp | float64 |" in text and "time_ratios.png" in text
+    planted = data["planted"]
+    assert planted["correct"]["ok"] and planted["correct"]["first_bad_step"] is None
+    for mistake in ("dh_recurrent", "dc_forget"):
+        assert not planted[mistake]["ok"] and planted[mistake]["first_bad_step"] == 1
+    assert "first disagreeing time step: t = 1" in text
 
 
 def test_measure_with_autograd_peer_checks_its_gradient_too():
