@@ -91,7 +91,7 @@ def softplus(x):
     """``log(1 + exp(x))`` as ``logaddexp(0, x)``: exact for large ``|x|`` of either sign.
 
     >>> import numpy as np
-    >>> softplus(np.array([-1000.0, 0.0, 1000.0]))
-    array([   0.        ,    0.69314718, 1000.        ])
+    >>> softplus(np.array([-1000.0, 0.0, 1000.0])).tolist() == [0.0, np.log(2), 1000.0]
+    True
     """
     return anp.logaddexp(0, x)

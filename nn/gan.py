@@ -3,7 +3,7 @@
     python -m nn.gan train --model {gan,dcgan,wgan,wgan-gp} [--epochs N] [--quick]
                            [--out DIR] [--data DIR] [--resume CKPT]
     python -m nn.gan eval --ckpt CKPT [--classifier LENET_CKPT] [--data DIR]
-    python -m nn.gan time --model wgan-gp
+    python -m nn.gan time [--arch {mlp,conv}] [--batch-size 64]
 
 Training shows a progress bar and writes into ``--out`` after every epoch: the samples of a
 fixed batch of noise as ``samples_epochNNN.png`` (so frames are comparable), all of them as
@@ -97,7 +97,7 @@ def _save_losses(out: Path, history: dict, model: str) -> None:
     plt.close(fig)
 
 
-def _fresh(model: str, quick: bool, seed: int, data: str | None, overrides: dict) -> dict:
+def _fresh(model: str, quick: bool, seed: int, data: str | None, overrides: dict) -> tuple:
     cfg = gan.config(model, **overrides)
     rng = np.random.default_rng(seed)
     n_train = len(load_images(data, "train", cfg["arch"]))
@@ -127,6 +127,7 @@ def train(
     ``gan.config`` (``batch_size``, ``k``, ``g_hidden``, ...). With ``resume`` the model, its
     settings and the data subset come from the checkpoint.
     """
+    from PIL import Image
     from tqdm import tqdm
 
     if resume is not None:
@@ -141,7 +142,8 @@ def train(
         model = model or "gan"
         tree, meta = _fresh(model, quick, seed, data, overrides)
         out = Path(out) if out is not None else Path("runs") / f"gan-{model}"
-    cfg = meta["config"]
+    # settings added since the checkpoint was written take their defaults
+    cfg = gan.config(**meta["config"])
     if epochs is None:
         epochs = _QUICK_EPOCHS if quick else _DEFAULT_EPOCHS
     out.mkdir(parents=True, exist_ok=True)
@@ -171,8 +173,6 @@ def train(
             if s % 20 == 0:
                 bar.set_postfix(d=f"{metrics['d_loss']:.3f}", g=f"{metrics['g_loss']:.3f}")
         history["epoch_end"].append(len(history["d_loss"]))
-        from PIL import Image
-
         samples = gan.generator(state["params"]["G"], tree["fixed_z"])
         grid = Image.fromarray(sample_grid(samples))
         grid = grid.resize((2 * grid.width, 2 * grid.height), Image.NEAREST)
@@ -194,15 +194,15 @@ def train(
     return tree, meta
 
 
-def time_critic_step(model: str = "wgan-gp", batch_size: int = 64, repeat: int = 20) -> dict:
-    """Seconds per critic step (batch ``batch_size``) with and without the gradient penalty.
+def time_critic_step(arch: str = "mlp", batch_size: int = 64, repeat: int = 20) -> dict:
+    """Seconds per WGAN-GP critic step (batch ``batch_size``) with and without the penalty.
 
     The two variants alternate and the fastest of ``repeat`` steps counts, so that a load
     that changes during the measurement affects both alike.
     """
     runs = {}
-    for key, gp in (("with_penalty", gan.config(model)["gp"] or 10.0), ("without_penalty", 0.0)):
-        cfg = gan.config(model, gp=gp, batch_size=batch_size)
+    for key, gp in (("with_penalty", gan.config("wgan-gp")["gp"]), ("without_penalty", 0.0)):
+        cfg = gan.config("wgan-gp", arch=arch, gp=gp, batch_size=batch_size)
         rng = np.random.default_rng(0)
         state = gan.init_state(rng, cfg)
         shape = (batch_size, 784) if cfg["arch"] == "mlp" else (batch_size, 1, 28, 28)
@@ -240,8 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("--samples", type=int, default=10000, help="generated samples (10000)")
     ev.add_argument("--seed", type=int, default=1)
     ev.add_argument("--json", help="also write the results to this file")
-    tm = sub.add_parser("time", help="time a critic step with and without gradient penalty")
-    tm.add_argument("--model", choices=gan.MODELS, default="wgan-gp")
+    tm = sub.add_parser("time", help="time a WGAN-GP critic step with and without the penalty")
+    tm.add_argument("--arch", choices=("mlp", "conv"), default="mlp")
     tm.add_argument("--batch-size", type=int, default=64)
     args = parser.parse_args(argv)
     try:
@@ -270,9 +270,9 @@ def main(argv: list[str] | None = None) -> int:
             if args.json:
                 Path(args.json).write_text(json.dumps(result, indent=1))
         else:
-            t = time_critic_step(args.model, args.batch_size)
+            t = time_critic_step(args.arch, args.batch_size)
             print(
-                f"{args.model} critic step, batch {args.batch_size}: with penalty "
+                f"WGAN-GP {args.arch} critic step, batch {args.batch_size}: with penalty "
                 f"{1e3 * t['with_penalty']:.1f} ms, without {1e3 * t['without_penalty']:.1f} ms "
                 f"(x{t['with_penalty'] / t['without_penalty']:.2f})"
             )

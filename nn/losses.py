@@ -129,7 +129,7 @@ def lenet5_map_loss(penalties, labels, j: float = 1.0):
     The log-sum-exp runs over the K + 1 terms ``{-j, -y_0, ...}`` after subtracting their
     (constant) maximum.
 
-    >>> float(lenet5_map_loss(np.zeros((1, 10)), np.array([3]), j=0.0)) == np.log(11)
+    >>> bool(lenet5_map_loss(np.zeros((1, 10)), np.array([3]), j=0.0) == np.log(11))
     True
     """
     labels = np.asarray(stop_gradient(labels))

@@ -47,6 +47,8 @@ def confusion_matrix(labels, preds, num_classes: int = 10) -> np.ndarray:
 
 def plot_learning_curves(history: dict, path) -> Path:
     """Train/test error (%) and mean training loss per pass, from a training ``history``."""
+    from matplotlib import ticker
+
     fig = _figure(10, 4)
     ax_err, ax_loss = fig.subplots(1, 2)
     epochs = history["epoch"]
@@ -55,6 +57,10 @@ def plot_learning_curves(history: dict, path) -> Path:
     ax_err.set(xlabel="pass", ylabel="error (%)", title="error rate")
     if len(epochs) and min(min(history["train_error"]), min(history["test_error"])) > 0:
         ax_err.set_yscale("log")
+        ax_err.yaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
+        ax_err.yaxis.set_minor_formatter(ticker.FormatStrFormatter("%g"))
+    for ax in (ax_err, ax_loss):
+        ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
     ax_err.grid(True, which="both", alpha=0.3)
     ax_err.legend()
     ax_loss.plot(epochs, history["loss"], "o-")
@@ -121,6 +127,7 @@ def plot_feature_maps(features: dict, path, label: int | None = None) -> Path:
     out = np.asarray(features["output"])[0]
     ax.bar(range(len(out)), out, color="tab:gray")
     ax.set_xticks(range(len(out)))
+    ax.yaxis.tick_right()  # labels on the left would widen the grid column they sit in
     ax.set_title("output", fontsize=9)
     for r, name in enumerate(layers, start=1):
         for c, m in enumerate(maps[name]):

@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from autodiff import value_and_grad
 from nn import optim
-from nn.checkpoint import save
+from nn.checkpoint import load, save
 from nn.data import batches
 from nn.models import rnn
 from nn.tasks import ADDING_BASELINE_MSE, adding_problem, sequential_mnist
@@ -186,32 +186,40 @@ def _train_and_save(task: str, kind: str, args: argparse.Namespace) -> dict:
     return record
 
 
+def _flow(params: dict, kind: str, x: np.ndarray, y: np.ndarray) -> list[float]:
+    """||dLoss/dh_t|| for each t (norm over batch and state), loss = MSE at the last step."""
+    xk = _conv_input(x, "adding") if kind == "convugrnn" else x
+    g = rnn.hidden_grads(params, xk, y, kind, last_only=True, loss="mse")
+    return np.sqrt(np.sum(g.reshape(*g.shape[:2], -1) ** 2, axis=(0, 2))).tolist()
+
+
 def gradient_flow(args: argparse.Namespace) -> dict:
-    """||dLoss/dh_t|| against t for each cell at initialisation, on the same adding input."""
+    """||dLoss/dh_t|| against t for each cell on the same adding input: at initialisation and,
+    with ``--trained DIR``, with the parameters that ``adding`` saved there."""
     x, y = adding_problem(np.random.default_rng(args.seed), args.batch, args.T, args.dtype)
-    norms = {}
+    panels = {"at initialisation": {}}
     for kind in tqdm(args.cells, desc="gradflow", file=sys.stderr):
-        params = _init(args, kind, "adding", 2, 1)
-        xk = _conv_input(x, "adding") if kind == "convugrnn" else x
-        g = rnn.hidden_grads(params, xk, y, kind, last_only=True, loss="mse")
-        norms[kind] = np.sqrt(np.sum(g.reshape(*g.shape[:2], -1) ** 2, axis=(0, 2))).tolist()
+        panels["at initialisation"][kind] = _flow(_init(args, kind, "adding", 2, 1), kind, x, y)
+        path = args.trained and Path(args.trained) / f"adding_{kind}_T{args.trained_T}.params.npz"
+        if path and path.is_file():
+            trained = f"trained on T={args.trained_T}"
+            panels.setdefault(trained, {})[kind] = _flow(load(path)[0], kind, x, y)
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for kind, v in norms.items():
-        ax.semilogy(np.arange(args.T), v, label=kind)
-    title = f"Gradient flow at initialisation, adding problem T={args.T} (loss at t={args.T - 1})"
-    ax.set(xlabel="t", ylabel="||dLoss/dh_t||", title=title)
-    ax.legend()
+    fig, axes = plt.subplots(1, len(panels), figsize=(7 * len(panels), 4.5), squeeze=False)
+    for ax, (name, norms) in zip(axes[0], panels.items(), strict=True):
+        for kind, v in norms.items():
+            v = np.asarray(v)  # +RNN's loss reads y_t, not h_t: dLoss/dh_{T-1} = 0 is not drawn
+            ax.semilogy(np.arange(args.T), np.where(v > 0, v, np.nan), label=kind)
+        ax.set(xlabel="t", ylabel="||dLoss/dh_t||", title=name)
+        ax.legend()
+    fig.suptitle(f"Gradient flow, adding problem T={args.T}, loss at t={args.T - 1}")
     fig.tight_layout()
     args.out.mkdir(parents=True, exist_ok=True)
     fig.savefig(args.out / f"gradflow_T{args.T}.png", dpi=120)
     plt.close(fig)
-    record = {
-        "T": args.T,
-        "norms": norms,
-        # how much of the largest gradient (near the loss) reaches t = 0
-        "first_over_max": {k: v[0] / max(v) for k, v in norms.items()},
-    }
+    # how much of the largest gradient (near the loss) reaches t = 0
+    ratios = {p: {k: v[0] / max(v) for k, v in n.items()} for p, n in panels.items()}
+    record = {"T": args.T, "norms": panels, "first_over_max": ratios}
     _write(args.out, f"gradflow_T{args.T}", record)
     return record
 
@@ -313,6 +321,8 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("gradflow", help="|dLoss/dh_t| against t, every cell")
     common(p, T=100)
     p.add_argument("--cells", nargs="+", default=list(rnn.KINDS), choices=rnn.KINDS)
+    p.add_argument("--trained", help="folder of an `adding` run's .params.npz files")
+    p.add_argument("--trained-T", type=int, default=50, help="T those were trained on")
     p = sub.add_parser("memory", help="peak memory of BPTT with and without checkpointing")
     common(p, T=None)
     p.add_argument("--T", type=int, nargs="+", default=[100, 1000])

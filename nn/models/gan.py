@@ -12,9 +12,10 @@ Four games on one pair of networks ``params = {"G": generator, "D": discriminato
   ``lambda (||grad_x D(x_hat)||_2 - 1)^2`` on interpolates, so its gradient is a gradient of
   a gradient through the whole critic.
 
-The architecture is read from the keys: an MLP ``{"W1", "b1", ..., "Wn", "bn"}`` (with one
-hidden layer, exactly the layout of ``benchmarks/manual/SPEC.md``), a conv net ``{"fc", "bn0",
-"up1", "bn1", "up2"}`` (G) or ``{"conv1", "conv2", "fc"}`` (D). Images are in [0, 1]: MLPs see
+The architecture is read from the keys: an MLP ``{"W1", "b1", ..., "WL", "bL"}`` (with one
+hidden layer and no batch norm, exactly the layout of ``benchmarks/manual/SPEC.md``; a G
+with batch norm also has ``"bn1", ..., "bn{L-1}"``), a conv net ``{"fc", "bn0", "up1", "bn1",
+"up2"}`` (G) or ``{"conv1", "conv2", "fc"}`` (D). Images are in [0, 1]: MLPs see
 ``(N, 784)``, conv nets ``(N, 1, 28, 28)``. Hyper-parameters are in ``CONFIGS``.
 
 >>> cfg = config("gan", g_hidden=[8], d_hidden=[8])
@@ -44,6 +45,7 @@ from ..layers import (
     conv2d,
     conv_transpose2d,
     dense,
+    dropout,
     init_batch_norm,
     init_conv2d,
     init_conv_transpose2d,
@@ -74,39 +76,22 @@ MODELS = ("gan", "dcgan", "wgan", "wgan-gp")
 _SLOPE = 0.2  # leaky ReLU slope of every discriminator (SPEC.md; Radford et al. 2016)
 _IMAGE = (1, 28, 28)
 
-# Hyper-parameters. Papers: Algorithm 1 of each paper (REFERENCE.md d)). Adam(2e-4, b1=0.5) for
-# the 2014 game is Radford et al.'s setting (the 2014 paper used SGD with momentum).
+# Hyper-parameters from Algorithm 1 of each paper (REFERENCE.md d)). The 2014 paper used SGD
+# with momentum and a maxout D with dropout; here Adam(2e-4, b1 = 0.5) (Radford et al. 2016), a
+# leaky-ReLU D with dropout 0.3 on its hidden units and batch norm in G's hidden layers: without
+# it the MLP G collapsed to one speckled image within the first epoch (all else equal).
 _GAN = {"loss": "gan", "g_loss": "nonsat", "k": 1, "noise": "uniform", "clip": 0.0, "gp": 0.0,
-        "opt": "adam", "lr": 2e-4, "b1": 0.5, "b2": 0.999}  # fmt: skip
+        "dropout": 0.3, "batch_norm": True, "opt": "adam", "lr": 2e-4, "b1": 0.5,
+        "b2": 0.999}  # fmt: skip
+_WGAN = {**_GAN, "loss": "wgan", "g_loss": "wgan", "k": 5, "noise": "normal", "dropout": 0.0,
+         "batch_norm": False}  # fmt: skip
 CONFIGS = {
     "gan": {**_GAN, "arch": "mlp"},
-    "dcgan": {**_GAN, "arch": "conv"},
+    "dcgan": {**_GAN, "arch": "conv", "dropout": 0.0},
     # Arjovsky et al. (2017): alpha = 5e-5, c = 0.01, m = 64, n_critic = 5, RMSProp
-    "wgan": {
-        "loss": "wgan",
-        "g_loss": "wgan",
-        "k": 5,
-        "noise": "normal",
-        "clip": 0.01,
-        "gp": 0.0,
-        "opt": "rmsprop",
-        "lr": 5e-5,
-        "arch": "mlp",
-    },  # fmt: skip
+    "wgan": {**_WGAN, "arch": "mlp", "clip": 0.01, "opt": "rmsprop", "lr": 5e-5},
     # Gulrajani et al. (2017): lambda = 10, n_critic = 5, Adam(1e-4, b1 = 0, b2 = 0.9)
-    "wgan-gp": {
-        "loss": "wgan",
-        "g_loss": "wgan",
-        "k": 5,
-        "noise": "normal",
-        "clip": 0.0,
-        "gp": 10.0,
-        "opt": "adam",
-        "lr": 1e-4,
-        "b1": 0.0,
-        "b2": 0.9,
-        "arch": "mlp",
-    },  # fmt: skip
+    "wgan-gp": {**_WGAN, "arch": "mlp", "gp": 10.0, "lr": 1e-4, "b1": 0.0, "b2": 0.9},
 }
 _SIZES = {"z_dim": 100, "batch_size": 64, "g_hidden": [256, 512], "d_hidden": [512, 256],
           "g_channels": [64, 32], "d_channels": [32, 64]}  # fmt: skip
@@ -145,12 +130,18 @@ def optimizer(cfg: dict) -> optim.Optimizer:
 # ----------------------------------------------------------------------------- networks
 
 
-def _init_mlp(rng, sizes):
+def _init_mlp(rng, sizes, bn=False):
     p = {}
     for i, (a, b) in enumerate(itertools.pairwise(sizes), 1):
         layer = init_dense(rng, a, b, weight_init=_init.glorot_normal)
         p[f"W{i}"], p[f"b{i}"] = layer["w"], layer["b"]
+        if bn and i < len(sizes) - 1:
+            p[f"bn{i}"] = init_batch_norm(b)[0]
     return p
+
+
+def _depth(p):
+    return sum(key.startswith("W") for key in p)
 
 
 def init(rng: np.random.Generator, cfg: dict) -> dict:
@@ -163,7 +154,7 @@ def init(rng: np.random.Generator, cfg: dict) -> dict:
     d = int(np.prod(_IMAGE))
     if cfg["arch"] == "mlp":
         return {
-            "G": _init_mlp(rng, [cfg["z_dim"], *cfg["g_hidden"], d]),
+            "G": _init_mlp(rng, [cfg["z_dim"], *cfg["g_hidden"], d], cfg["batch_norm"]),
             "D": _init_mlp(rng, [d, *cfg["d_hidden"], 1]),
         }
     if cfg["arch"] != "conv":
@@ -195,14 +186,16 @@ def _bn(x, p):
 def generator(G: dict, z):
     """Images in [0, 1] from noise z (N, Z): (N, 784) for an MLP, (N, 1, 28, 28) for a conv G.
 
-    MLP: ReLU hidden layers and a sigmoid output (SPEC.md). Conv: dense to 7x7 maps, then two
-    stride-2 transposed convolutions (kernel 4, padding 1) to 14x14 and 28x28.
+    MLP: ReLU hidden layers (batch-normalised if G has "bn1", ...) and a sigmoid output
+    (SPEC.md). Conv: dense to 7x7 maps, then two stride-2 transposed convolutions (kernel 4,
+    padding 1) to 14x14 and 28x28, batch norm and ReLU between them.
     """
     if "W1" in G:
-        n = len(G) // 2
+        n = _depth(G)
         h = z
         for i in range(1, n):
-            h = relu(dense(h, G[f"W{i}"], G[f"b{i}"]))
+            h = dense(h, G[f"W{i}"], G[f"b{i}"])
+            h = relu(_bn(h, G[f"bn{i}"]) if f"bn{i}" in G else h)
         return sigmoid(dense(h, G[f"W{n}"], G[f"b{n}"]))
     h = dense(z, **G["fc"])
     h = relu(_bn(anp.reshape(h, (h.shape[0], -1, 7, 7)), G["bn0"]))
@@ -210,21 +203,26 @@ def generator(G: dict, z):
     return sigmoid(conv_transpose2d(h, **G["up2"], stride=2, padding=1))
 
 
-def discriminator(D: dict, x):
+def discriminator(D: dict, x, rng: np.random.Generator | None = None, rate: float = 0.0):
     """Logits (GAN) or critic values (WGAN), shape (N,), of images x.
 
     MLP: leaky ReLU (0.2) hidden layers, linear output. Conv: two stride-2 convolutions
     (kernel 4, padding 1) with leaky ReLU, then a dense layer. No batch norm, so each output
     depends on its own input only, as the gradient penalty requires (Gulrajani et al., Sec. 4).
+    Given ``rng``, hidden units are dropped with probability ``rate`` (training, Sec. 5).
     """
+
+    def drop(h):
+        return dropout(rng, h, rate, train=rng is not None)
+
     if "W1" in D:
-        n = len(D) // 2
+        n = _depth(D)
         h = x
         for i in range(1, n):
-            h = leaky_relu(dense(h, D[f"W{i}"], D[f"b{i}"]), _SLOPE)
+            h = drop(leaky_relu(dense(h, D[f"W{i}"], D[f"b{i}"]), _SLOPE))
         return dense(h, D[f"W{n}"], D[f"b{n}"])[:, 0]
-    h = leaky_relu(conv2d(x, **D["conv1"], stride=2, padding=1), _SLOPE)
-    h = leaky_relu(conv2d(h, **D["conv2"], stride=2, padding=1), _SLOPE)
+    h = drop(leaky_relu(conv2d(x, **D["conv1"], stride=2, padding=1), _SLOPE))
+    h = drop(leaky_relu(conv2d(h, **D["conv2"], stride=2, padding=1), _SLOPE))
     return dense(anp.reshape(h, (h.shape[0], -1)), **D["fc"])[:, 0]
 
 
@@ -253,14 +251,16 @@ def gradient_penalty(D: dict, x_real, x_fake, eps):
     return anp.mean((norm - 1) ** 2)
 
 
-def d_loss(D: dict, x_real, x_fake, cfg: dict, eps=None):
+def d_loss(D: dict, x_real, x_fake, cfg: dict, eps=None, rng=None):
     """The loss D descends, with G(z) = ``x_fake`` held fixed.
 
     GAN: ``mean softplus(-l_real) + mean softplus(l_fake)`` = -V(D, G) of Eq. (1), as
     -log D(x) = softplus(-logit) and -log(1 - D(x)) = softplus(logit). WGAN: ``mean f(x_fake) -
     mean f(x_real)`` (the estimate of -W), plus ``gp`` times the gradient penalty (needs eps).
+    Given ``rng``, D drops units at rate ``cfg["dropout"]``.
     """
-    l_real, l_fake = discriminator(D, x_real), discriminator(D, x_fake)
+    l_real = discriminator(D, x_real, rng, cfg["dropout"])
+    l_fake = discriminator(D, x_fake, rng, cfg["dropout"])
     if cfg["loss"] == "gan":
         return anp.mean(softplus(-l_real)) + anp.mean(softplus(l_fake))
     loss = anp.mean(l_fake) - anp.mean(l_real)
@@ -269,13 +269,13 @@ def d_loss(D: dict, x_real, x_fake, cfg: dict, eps=None):
     return loss
 
 
-def g_loss(G: dict, D: dict, z, cfg: dict):
+def g_loss(G: dict, D: dict, z, cfg: dict, rng=None):
     """The loss G descends, through the (frozen) discriminator.
 
     ``"nonsat"``: ``mean softplus(-l)`` = -mean log D(G(z)) (Sec. 3); ``"minimax"``:
     ``-mean softplus(l)`` = mean log(1 - D(G(z))) (Eq. 1); ``"wgan"``: ``-mean f(G(z))``.
     """
-    logits = discriminator(D, generator(G, z))
+    logits = discriminator(D, generator(G, z), rng, cfg["dropout"])
     if cfg["g_loss"] == "nonsat":
         return anp.mean(softplus(-logits))
     if cfg["g_loss"] == "minimax":
@@ -329,8 +329,8 @@ def d_step(state: dict, x_real: np.ndarray, rng: np.random.Generator, cfg: dict)
     params = state["params"]
     n = len(x_real)
     x_fake = generator(params["G"], sample_noise(rng, n, cfg))
-    eps = (rng.random(n),) if cfg["gp"] else ()
-    loss, gD = value_and_grad(lambda D: d_loss(D, x_real, x_fake, cfg, *eps))(params["D"])
+    eps = (rng.random(n) if cfg["gp"] else None,)
+    loss, gD = value_and_grad(lambda D: d_loss(D, x_real, x_fake, cfg, *eps, rng))(params["D"])
     D, opt_D = optimizer(cfg).update(gD, state["opt"]["D"], params["D"])
     if cfg["clip"]:
         c = cfg["clip"]
@@ -343,7 +343,7 @@ def g_step(state: dict, n: int, rng: np.random.Generator, cfg: dict) -> tuple:
     """One generator update on ``n`` fresh noise vectors, back through the frozen D."""
     params = state["params"]
     z = sample_noise(rng, n, cfg)
-    loss, gG = value_and_grad(lambda G: g_loss(G, params["D"], z, cfg))(params["G"])
+    loss, gG = value_and_grad(lambda G: g_loss(G, params["D"], z, cfg, rng))(params["G"])
     G, opt_G = optimizer(cfg).update(gG, state["opt"]["G"], params["G"])
     new = {"params": {**params, "G": G}, "opt": {**state["opt"], "G": opt_G}}
     return new, float(loss)

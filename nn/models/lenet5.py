@@ -142,7 +142,11 @@ def init(rng: np.random.Generator, variant: str = "faithful", dtype=np.float64) 
 
 
 def variant_of(params: dict) -> str:
-    """``"faithful"`` or ``"modern"``, from the layers present in ``params``."""
+    """``"faithful"`` or ``"modern"``, from the layers present in ``params``.
+
+    >>> variant_of(init(np.random.default_rng(0), "modern"))
+    'modern'
+    """
     if "S2" in params:
         return "faithful"
     if "out" in params:
@@ -157,6 +161,10 @@ def features(params: dict, x) -> dict:
     """All activations: ``{"input", "C1", "S2", "C3", "S4", "C5", "F6", "output"}``.
 
     x: (N, 1, 32, 32). The output is (N, 10): RBF penalties (faithful) or logits (modern).
+
+    >>> f = features(init(np.random.default_rng(0)), np.zeros((2, 1, 32, 32)))
+    >>> f["C3"].shape, f["F6"].shape
+    ((2, 16, 10, 10), (2, 84))
     """
     if np.ndim(x) != 4 or tuple(np.shape(x)[1:]) != (1, 32, 32):
         raise ValueError(
@@ -277,9 +285,17 @@ def gauss_newton_diag(
     hidden layer (the "diagonal approximation" of Becker & LeCun 1989), a biased
     approximation of this same diagonal, and it needs a second backward pass written by
     hand for every layer type (squared weights and inputs), which nn does not define. Both
-    drop the f'' terms (eq. 26), so h_kk >= 0 as the paper requires.
+    drop the f'' terms (eq. 26), so h_kk >= 0 as the paper requires. Measured on the
+    initial faithful network (500 MNIST digits): eq. (27) gives the same means for F6 and C5
+    (within 1%) and up to 16x smaller ones for S4 down to C1, where the off-diagonal terms it
+    drops add up.
 
     Returns a pytree like ``params`` (>= 0, in the params' dtype).
+
+    >>> rng = np.random.default_rng(0)
+    >>> h = gauss_newton_diag(init(rng), rng.uniform(-0.1, 1.175, (3, 1, 32, 32)), rng)
+    >>> h["F6"]["b"].shape, bool(h["C1"]["w"].min() >= 0)
+    ((84,), True)
     """
     faithful = variant_of(params) == "faithful"
     split = "F6" if faithful else "output"

@@ -390,12 +390,11 @@ def _step(params: dict, kind: str, x_t, states: list, probe=None) -> tuple[list,
     for i, (p, s) in enumerate(zip(_layers(params), states, strict=True)):
         s, y = cell(p, y, s)
         if probe is not None and i == 0:
-            if kind == "lstm":
-                s = (s[0] + probe, s[1])
-                y = s[0]
-            else:
-                y = s + probe if y is s else y
-                s = s + probe
+            # every later use of h_t reads h_t + probe, so dLoss/dprobe = dLoss/dh_t
+            h = s[0] if kind == "lstm" else s
+            s = (h + probe, s[1]) if kind == "lstm" else h + probe
+            if y is h:  # y_t = h_t (all cells but +RNN, whose y_t is its depth output)
+                y = s[0] if kind == "lstm" else s
         new.append(s)
     return new, y
 

@@ -33,9 +33,11 @@ def _tiny(model, arch="mlp", **kw):
 @pytest.mark.parametrize("model", ["gan", "wgan"])
 def test_gan_discriminator_loss_grads(model, arch):
     cfg, p, x_real, x_fake, _ = _tiny(model, arch)
-    check_grads(
-        lambda D: gan.d_loss(D, x_real, x_fake, cfg), p["D"], order=2 if arch == "mlp" else 1
-    )
+    check_grads(lambda D: gan.d_loss(D, x_real, x_fake, cfg), p["D"], order=2)
+    # with dropout in D (a fresh generator per call, so every call drops the same units)
+    cfg = {**cfg, "dropout": 0.3}
+    rng = np.random.default_rng
+    check_grads(lambda D: gan.d_loss(D, x_real, x_fake, cfg, rng=rng(3)), p["D"], order=1)
 
 
 @pytest.mark.parametrize("arch", ["mlp", "conv"])
@@ -51,8 +53,10 @@ def test_gan_generator_grad_flows_through_discriminator(g_loss, arch):
 def test_gan_gradient_penalty_grads(arch):
     cfg, p, x_real, x_fake, _ = _tiny("wgan-gp", arch)
     eps = np.array([0.1, 0.5, 0.9])
+    # reverse, forward(-over-reverse) and, at order 2, the third derivative of the critic
+    check_grads(lambda D: gan.gradient_penalty(D, x_real, x_fake, eps), p["D"], order=1)
     check_grads(
-        lambda D: gan.gradient_penalty(D, x_real, x_fake, eps), p["D"], modes=("rev",), order=1
+        lambda D: gan.gradient_penalty(D, x_real, x_fake, eps), p["D"], modes=("rev",), order=2
     )
     check_grads(lambda D: gan.d_loss(D, x_real, x_fake, cfg, eps), p["D"], modes=("rev",), order=1)
     # the interpolates: the penalty also depends on x_real and x_fake through x_hat
@@ -173,3 +177,25 @@ def test_gan_resume_is_exact(tmp_path):
     assert ta == tb
     for a, b in zip(la, lb, strict=True):
         assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize(
+    "model, arch", [("gan", "mlp"), ("dcgan", "conv"), ("wgan", "conv"), ("wgan-gp", "conv")]
+)
+def test_gan_train_step_updates_both_players(model, arch):
+    cfg, p, x_real, *_ = _tiny(model, arch)
+    state = gan.init_state(np.random.default_rng(0), cfg)
+    batches = [x_real] * cfg["k"]
+    new, metrics = gan.train_step(state, batches, np.random.default_rng(1), cfg)
+    for player in ("G", "D"):
+        pairs = list(
+            zip(
+                tree_leaves(state["params"][player]),
+                tree_leaves(new["params"][player]),
+                strict=True,
+            )
+        )
+        assert all(a.shape == b.shape and np.isfinite(b).all() for a, b in pairs)
+        assert any(not np.array_equal(a, b) for a, b in pairs)
+    assert int(new["opt"]["D"]["step"]) == cfg["k"] and int(new["opt"]["G"]["step"]) == 1
+    assert np.isfinite([metrics["d_loss"], metrics["g_loss"]]).all()

@@ -206,12 +206,22 @@ def test_batch_norm_train_eval_and_running_stats(shape):
                                + params["beta"].reshape(bshape))  # fmt: skip
     assert same is new
     for train in (True, False):
-        check_grads(lambda x, g, b, t=train: layers.batch_norm(x, {"gamma": g, "beta": b}, new, t)[0],
-                    x, params["gamma"], params["beta"], order=1)  # fmt: skip
+
+        def f(x, g, b, t=train):
+            return layers.batch_norm(x, {"gamma": g, "beta": b}, new, t)[0]
+
+        check_grads(f, x, params["gamma"], params["beta"], order=1)
 
 
-ACTIVATIONS = [activations.scaled_tanh, activations.sigmoid, activations.relu,
-               activations.leaky_relu, activations.elu, activations.arctan, activations.softplus]  # fmt: skip
+ACTIVATIONS = [
+    activations.scaled_tanh,
+    activations.sigmoid,
+    activations.relu,
+    activations.leaky_relu,
+    activations.elu,
+    activations.arctan,
+    activations.softplus,
+]
 
 
 @pytest.mark.parametrize("f", ACTIVATIONS, ids=lambda f: f.__name__)

@@ -168,13 +168,15 @@ def test_truncated_bptt_windows_start_from_constant_states():
 def test_train_step_clips_by_global_norm():
     params, x, y = _problem("lstm", 4, True)
     opt = optim.sgd(1.0)
-    new, _, value, norm = rnn.train_step(params, opt.init(params), opt, x, y, "lstm", 1e-3, True)
+    new, _, value, norm = rnn.train_step(
+        params, opt.init(params), opt, x, y, "lstm", 1e-3, last_only=True
+    )
     g = grad(rnn.sequence_loss)(params, x, y, "lstm", True)
     assert np.isclose(norm, optim.global_norm(g)) and norm > 1e-3
     step = tree_map(np.subtract, params, new)
     assert np.isclose(optim.global_norm(step), 1e-3)
     assert _max_rel(step, tree_map(lambda a: a * (1e-3 / norm), g)) < 1e-10
-    unclipped = rnn.train_step(params, opt.init(params), opt, x, y, "lstm", 1e6, True)[0]
+    unclipped = rnn.train_step(params, opt.init(params), opt, x, y, "lstm", 1e6, last_only=True)[0]
     assert _max_rel(tree_map(np.subtract, params, unclipped), g) < 1e-12
 
 
@@ -217,9 +219,11 @@ def test_cli_adding_compare_gradflow_memory_quick(tmp_path, capsys):
     assert (tmp_path / "compare_adding_T4.png").is_file()
     assert cli.main(["compare", "--cells", "vanilla", "convugrnn", "--plot-only", *args]) == 0
     assert cli.main(["adding", "--cell", "plusrnn", "--tbptt", "2", *args]) == 0
-    assert cli.main(["gradflow", *args]) == 0
-    flow = json.loads((tmp_path / "gradflow_T4.json").read_text())
-    assert sorted(flow["norms"]) == sorted(KINDS) and len(flow["norms"]["lstm"]) == 4
+    assert cli.main(["gradflow", "--trained", str(tmp_path), "--trained-T", "4", *args]) == 0
+    flow = json.loads((tmp_path / "gradflow_T4.json").read_text())["norms"]
+    assert sorted(flow["at initialisation"]) == sorted(KINDS)
+    assert sorted(flow["trained on T=4"]) == ["convugrnn", "plusrnn", "vanilla"]
+    assert len(flow["trained on T=4"]["plusrnn"]) == 4
     assert cli.main(["memory", "--T", "4", "9", "--quick", "--out", str(tmp_path)]) == 0
     assert (tmp_path / "memory_lstm.png").is_file()
     assert "outputs in" in capsys.readouterr().out
