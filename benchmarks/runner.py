@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import importlib.util
 import json
 import math
 import os
@@ -92,7 +93,7 @@ def measure(name: str, dtype: str, size: str = "bench", repeats: int = 5, min_ti
     }
     peer_errors = {}
     for peer in peers:
-        if peer in case.peers:
+        if peer in case.peers and importlib.util.find_spec(peer) is not None:
             fns[peer] = _peers.build(peer, name, params, batch)
             peer_errors[peer] = compare_grads(fns[peer]()[1], hand_grads).max_rel
     timer = cpu_times if clock == "cpu" else interleaved_times
