@@ -1,5 +1,5 @@
-"""Models built from ``nn`` layers: ``lenet5`` (LeCun et al. 1998) and the recurrent ``rnn``.
+"""Models built from ``nn`` layers, one module each (``lenet5``, ``rnn``, ``gan``, ...).
 
-Each model module exposes ``init(rng, ...) -> params`` and ``apply(params, x)``; import the
-module you need (``from nn.models import lenet5``), nothing is imported here.
+Each exposes ``init(rng, ...) -> params`` and an apply function; import the module you need
+(``from nn.models import lenet5``); nothing is imported here.
 """
