@@ -54,7 +54,25 @@ def _matmul_vjp_b(g, ans, a, b):
     return matmul(_mT(a), g)
 
 
-matmul = defop(np.matmul, vjp=(_matmul_vjp_a, _matmul_vjp_b), jvp="linear")
+def _matmul_jvp_a(t, ans, a, b):
+    # t may carry a leading batch of directions (jacfwd), aligned to ans's rank
+    if t.ndim > a.ndim and a.ndim == 1 and b.ndim > 1:
+        return matmul(t[..., None, :], b)[..., 0, :]
+    return matmul(t, b)
+
+
+def _matmul_jvp_b(t, ans, a, b):
+    if b.ndim == 1 and t.ndim > 1:  # a batch of directions for a vector b
+        return matmul(t, a) if a.ndim == 1 else matmul(a, t[..., None])[..., 0]
+    return matmul(a, t)
+
+
+matmul = defop(
+    np.matmul,
+    vjp=(_matmul_vjp_a, _matmul_vjp_b),
+    jvp=(_matmul_jvp_a, _matmul_jvp_b),
+    batch_jvp=True,  # the JVP rules above accept a leading batch of directions
+)
 
 
 # tensordot ---------------------------------------------------------------------------------

@@ -304,3 +304,21 @@ def test_vjp_rejects_wrong_cotangent_shape():
 def test_jvp_rejects_mismatched_tangent():
     with pytest.raises(ValueError, match="tangent of shape"):
         jvp(anp.sin, (np.ones(3),), (np.ones(2),))
+
+
+@pytest.mark.parametrize(
+    "sa,sb",
+    [((3,), (3,)), ((2, 3), (3,)), ((3,), (3, 2)), ((2, 3), (3, 4)), ((2, 2, 3), (3,)),
+     ((3,), (2, 3, 4)), ((2, 2, 3), (2, 3, 4)), ((2, 2, 3), (3, 4))],
+)  # fmt: skip
+def test_jacfwd_pushes_batched_directions_through_matmul(sa, sb):
+    a, b = RNG.normal(size=sa), RNG.normal(size=sb)
+
+    def f(a, b):
+        return anp.tanh(a @ b)
+
+    for argnums in (0, 1, (0, 1)):
+        fwd, rev = jacfwd(f, argnums)(a, b), jacobian(f, argnums)(a, b)
+        for x, y in zip(fwd if isinstance(argnums, tuple) else [fwd],
+                        rev if isinstance(argnums, tuple) else [rev], strict=True):  # fmt: skip
+            np.testing.assert_allclose(x, y, atol=1e-12)
