@@ -51,28 +51,7 @@ def cpu_times(fns: dict, repeats: int = 7, min_time: float = 0.0) -> dict[str, f
     CPU time counts only this process's own work, so ratios stay put under load. It assumes
     single-threaded BLAS (the command line's default): idle BLAS threads spin and would count.
     """
-    import gc
-
-    for f in fns.values():
-        f()
-    number = 1
-    if min_time > 0:
-        slowest = max(_once(f, time.process_time) for f in fns.values())
-        number = max(1, int(min_time / max(slowest, 1e-9)) + 1)
-    best = {name: float("inf") for name in fns}
-    gc_was = gc.isenabled()
-    gc.disable()
-    try:
-        for _ in range(repeats):
-            for name, f in fns.items():
-                start = time.process_time()
-                for _ in range(number):
-                    f()
-                best[name] = min(best[name], (time.process_time() - start) / number)
-    finally:
-        if gc_was:
-            gc.enable()
-    return best
+    return interleaved_times(fns, repeats=repeats, min_time=min_time, clock=time.process_time)
 
 
 def measure(name: str, dtype: str, size: str = "bench", repeats: int = 5, min_time: float = 0.0,

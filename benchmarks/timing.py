@@ -8,18 +8,24 @@ import tracemalloc
 from collections.abc import Callable
 
 
-def interleaved_times(fns: dict[str, Callable[[], object]], repeats: int = 7, number: int = 1,
-                      min_time: float = 0.0) -> dict[str, float]:  # fmt: skip
+def interleaved_times(
+    fns: dict[str, Callable[[], object]],
+    repeats: int = 7,
+    number: int = 1,
+    min_time: float = 0.0,
+    clock: Callable[[], float] = time.perf_counter,
+) -> dict[str, float]:
     """Best time per call of each function, measured round-robin so load affects all alike.
 
     Each round calls every function ``number`` times in turn; the minimum over ``repeats``
     rounds (per call) is returned. With ``min_time`` > 0, ``number`` grows until one
-    round of the slowest function takes at least that long.
+    round of the slowest function takes at least that long. ``clock`` may be
+    ``time.process_time`` (CPU time of this process: steadier on a loaded machine).
     """
     for f in fns.values():  # warm up
         f()
     if min_time > 0:
-        slowest = max(_once(f) for f in fns.values())
+        slowest = max(_once(f, clock) for f in fns.values())
         number = max(number, int(min_time / max(slowest, 1e-9)) + 1)
     best = {name: float("inf") for name in fns}
     gc_was = gc.isenabled()
@@ -27,20 +33,20 @@ def interleaved_times(fns: dict[str, Callable[[], object]], repeats: int = 7, nu
     try:
         for _ in range(repeats):
             for name, f in fns.items():
-                start = time.perf_counter()
+                start = clock()
                 for _ in range(number):
                     f()
-                best[name] = min(best[name], (time.perf_counter() - start) / number)
+                best[name] = min(best[name], (clock() - start) / number)
     finally:
         if gc_was:
             gc.enable()
     return best
 
 
-def _once(f: Callable[[], object]) -> float:
-    start = time.perf_counter()
+def _once(f: Callable[[], object], clock: Callable[[], float] = time.perf_counter) -> float:
+    start = clock()
     f()
-    return time.perf_counter() - start
+    return clock() - start
 
 
 def peak_memory(f: Callable[[], object]) -> int:
