@@ -31,6 +31,8 @@ __all__ = [
 # Inputs ------------------------------------------------------------------------------------
 def _as_input(x: Any, what: str, argnum: int) -> Any:
     """A differentiable input leaf: float or complex arrays and scalars only."""
+    if type(x) is np.ndarray and x.dtype.kind in "fc":  # the common case, checked cheaply
+        return x
     if isinstance(x, Traced):
         dt = _strip(x)
         dt = np.result_type(dt)
@@ -98,6 +100,13 @@ def _like_input(g: Any, original: Any) -> Any:
     the real part: rules of real operations have real coefficients, so taking it at the
     leaf is the same as taking it at every real intermediate.
     """
+    if (
+        type(g) is np.ndarray
+        and type(original) is np.ndarray
+        and g.dtype is original.dtype
+        and g.flags.writeable
+    ):
+        return g  # the common case: nothing to convert
     dt = np.result_type(_strip(original))
     real_input = not np.issubdtype(dt, np.complexfloating)
     if not isinstance(g, Traced):
@@ -142,6 +151,8 @@ def _check_scalar(out: Any, what: str) -> None:
             "(use has_aux=True to return more), or use jacobian(f)."
         )
     v = _strip(out)
+    if type(v) is np.float64 or (type(v) is np.ndarray and v.shape == () and v.dtype.kind == "f"):
+        return  # the common case: a real scalar
     shape = np.shape(v)
     if shape != ():
         raise TypeError(

@@ -120,7 +120,8 @@ class Primitive:
         self.domain = domain
         self.batch_jvp = batch_jvp
         # how the backward sweep treats the node: 0 one rule per argument, 1 vjp_all,
-        # 2 multiple results (cotangent tuple, zeros filled in)
+        # 2 multiple results (cotangent tuple, zeros filled in), KIND_SCATTER (set on
+        # getitem): the sweep adds g into the input's cotangent at the index in place
         self.kind = 2 if multiple_results else (1 if vjp_all is not None else 0)
         self.fast = not nondiff and not multiple_results
         # what a node must keep for the rules of its traced arguments (see _save_plan)
@@ -230,6 +231,11 @@ class Primitive:
         if self.vjp_all is not None:
             return True
         return pos < len(self.vjps) and not getattr(self.vjps[pos], "missing", False)
+
+
+# Node kind of getitem: its VJP scatters g into zeros at the index, which the sweep does in
+# place on the input's cotangent instead (no zeros of the full shape per slice).
+KIND_SCATTER = 3
 
 
 def _missing(name: str, pos: int, mode: str) -> Callable:

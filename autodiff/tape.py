@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from . import primitive
-from .primitive import OPS, Primitive, Trace, Traced
+from .primitive import KIND_SCATTER, OPS, Primitive, Trace, Traced
 
 __all__ = ["Tape", "Tracer", "unbroadcast"]
 
@@ -184,6 +184,20 @@ class Tape(Trace):
                         if type(prev) is _nd:
                             owned.add(pid)
                 continue
+            if kind == KIND_SCATTER and type(g) is _nd and len(parents) == 1:
+                pos, pid = parents[0]
+                x = vals[0]
+                if pos == 0 and g.dtype is x.dtype:
+                    # getitem: add g into x's cotangent at the index, in place
+                    prev = grads[pid]
+                    if prev is None:
+                        prev = grads[pid] = np.zeros(x.shape, g.dtype)
+                        owned.add(pid)
+                    elif pid not in owned or type(prev) is not _nd or prev.dtype is not g.dtype:
+                        prev = grads[pid] = np.array(prev, np.result_type(prev, g))
+                        owned.add(pid)
+                    _scatter_into(prev, vals[1], g)
+                    continue
             if kind == 2:
                 g = _fill_zeros(g, ans)
             if prim.vjp_all is not None:
@@ -213,6 +227,15 @@ class Tape(Trace):
         if free:
             self.nodes = []
         return grads
+
+
+def _scatter_into(out: np.ndarray, idx: Any, g: np.ndarray) -> None:
+    """``out[idx] += g`` with repeated fancy indices accumulating (``np.add.at``)."""
+    items = idx if isinstance(idx, tuple) else (idx,)
+    if all(i is None or i is Ellipsis or isinstance(i, slice | int | np.integer) for i in items):
+        out[idx] += g  # basic index: no element repeats, a strided add
+    else:
+        np.add.at(out, idx, g)
 
 
 def _real_for_real(g: Any, x: Any) -> Any:

@@ -1,7 +1,7 @@
-"""Losses and penalties, composed from ``autodiff.numpy`` ops; batch losses are means over N.
+"""Losses and penalties over ``autodiff.numpy``; batch losses are means over N.
 
-Log-sum-exps subtract their maximum, taken as a constant (``stop_gradient``): the result does
-not depend on that shift, so its gradient is exact and no rule of its own is needed.
+``log_softmax`` is ``autodiff.scipy.special.log_softmax``, one primitive (max-shifted, so
+stable for any logit size, with the rule ``g - softmax * sum g``).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import numpy as np
 
 import autodiff.numpy as anp
 from autodiff import stop_gradient, tree_leaves
+from autodiff.scipy.special import log_softmax as _log_softmax
 
 __all__ = [
     "l1",
@@ -48,20 +49,13 @@ def mse(pred, target):
 l2 = mse
 
 
-def _logsumexp(z, axis: int):
-    """``log sum exp z`` over ``axis`` with keepdims, shifted by the (constant) maximum."""
-    m = np.max(stop_gradient(z), axis=axis, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0)
-    return anp.log(anp.sum(anp.exp(z - m), axis=axis, keepdims=True)) + m
-
-
 def log_softmax(logits, axis: int = -1):
     """``logits - logsumexp(logits)`` along ``axis``, stable for any logit size.
 
     >>> np.exp(log_softmax(np.array([1000.0, 1000.0])))
     array([0.5, 0.5])
     """
-    return logits - _logsumexp(logits, axis)
+    return _log_softmax(logits, axis=axis)
 
 
 def softmax_cross_entropy(logits, labels):

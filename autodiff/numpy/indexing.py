@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..primitive import defop
+from ..primitive import KIND_SCATTER, defop
 
 __all__ = ["getitem", "index_update", "index_add"]
 
@@ -50,6 +50,9 @@ getitem = defop(
     vjp=lambda g, ans, x, idx: _scatter_add(g, idx, x.shape),
     jvp="linear",
 )
+# first-order sweeps add g into x's cotangent at idx in place (tape.py); the rule above
+# serves traced cotangents (higher order) and forward mode
+getitem.kind = KIND_SCATTER
 
 
 def _scatter_t(t, idx, ans):

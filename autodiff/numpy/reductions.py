@@ -11,6 +11,7 @@ doubling), which stay exact to any order.
 from __future__ import annotations
 
 import builtins
+import math
 
 import numpy as np
 
@@ -46,13 +47,20 @@ def _keepdims(g, shape, axis, keepdims):
 def _expand_reduced(g, shape, axis, keepdims):
     """Broadcast a reduced cotangent ``g`` back to the input ``shape``."""
     g = _keepdims(g, shape, axis, keepdims)
-    if type(g) is np.ndarray or isinstance(g, np.generic):
-        return np.broadcast_to(g, shape)  # plain: no need to record anything
+    if type(g) is np.ndarray or isinstance(g, np.generic):  # plain: nothing to record
+        if math.prod(shape) <= _SMALL:  # a copy is cheaper than np.broadcast_to's view
+            out = np.empty(shape, np.result_type(g))
+            out[...] = g
+            return out
+        return np.broadcast_to(g, shape)
     return broadcast_to(g, shape)
 
 
+_SMALL = 4096
+
+
 def _count(shape, axis):
-    return int(np.prod([shape[a] for a in _normalize_axis(axis, len(shape))], dtype=np.int64))
+    return math.prod([shape[a] for a in _normalize_axis(axis, len(shape))])
 
 
 def _sum(a, axis=None, dtype=None, out=None, keepdims=False):

@@ -48,6 +48,12 @@ def _logsumexp_large(draw, dtype):
     return (a, None), {"axis": axis_for(draw, a.ndim), "keepdims": draw(st.booleans())}
 
 
+def _log_softmax(draw, dtype):
+    """Any axis (None, negative, tuple); a shift of 0 or 50 (the forward must not overflow)."""
+    a = array(draw, dtype) + draw(st.sampled_from([0, 50]))
+    return (a,), {"axis": axis_for(draw, a.ndim)}
+
+
 _POS = (0.3, 3.0)
 _X = (-2.0, 2.0)
 _ORDERS = [-1, 0, 1, 2, 3]
@@ -56,6 +62,7 @@ _real_order = _params((-1.5, 2.5), _POS)  # real order: x > 0
 
 SPECS = {
     "logsumexp": [_logsumexp, _logsumexp_large],
+    "log_softmax": [_log_softmax],
     "logit": [_uniform(0.05, 0.95)],
     "ndtri": [_uniform(0.05, 0.95)],
     "erfcinv": [_uniform(0.1, 1.9)],

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from opspec import elementwise_case
 
 import autodiff.numpy  # noqa: F401  registers every primitive
+import nn.activations  # noqa: F401  registers nn's one primitive, nn.sigmoid
 from autodiff import check_grads, jvp, vjp
 from autodiff.primitive import OPS, _strip
 
