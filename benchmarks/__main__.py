@@ -1,7 +1,7 @@
 """``python -m benchmarks [--quick | --full] [--out DIR] [--models ...]``.
 
 Checks every hand derivation of ``benchmarks/manual`` against the tape and times both (and
-HIPS autograd / PyTorch when installed); prints a table and writes
+HIPS autograd / PyTorch / JAX when installed); prints a table and writes
 ``benchmarks/results/<date>/report.md``, ``report.json`` and plots. BLAS runs one thread by
 default (``--threads``): on a shared machine multi-threaded BLAS timings swing by 10x when
 another process takes a core, and both sides of every ratio use the same BLAS. Times are
@@ -34,7 +34,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         help="time on the process CPU clock (default; robust to load) or wall clock",
     )
     p.add_argument("--no-core", action="store_true", help="skip benchmarks/core.py")
-    p.add_argument("--no-peers", action="store_true", help="skip autograd/PyTorch columns")
+    p.add_argument("--no-peers", action="store_true", help="skip the autograd/PyTorch/JAX columns")
     p.add_argument("--no-epoch", action="store_true", help="skip the LeNet-5 MNIST epoch")
     p.add_argument("--profile", action="store_true", help="per-op AD time of the target models")
     p.add_argument("--list", action="store_true", help="list the models and exit")

@@ -19,6 +19,7 @@ import numpy as np
 from autodiff import value_and_grad
 from benchmarks import models
 from benchmarks.manual import convnets, deep, dni, gan, lenet5, mlp, regression, rnn, whitening
+from benchmarks.peers import PEERS as PEER_NAMES
 
 __all__ = ["Case", "CASES", "QUICK", "get_case"]
 
@@ -41,7 +42,7 @@ class Case:
     ad_forward: Callable
     target: float | None = None
     time_axis: int | None = None
-    peers: tuple[str, ...] = field(default=())
+    peers: tuple[str, ...] = field(default=())  # the peers of benchmarks.peers that run it
 
 
 def _from_loss(loss: Callable) -> tuple[Callable, Callable]:
@@ -76,7 +77,7 @@ _MLP = _dense_case(
     "mlp", "MLP 784-256-256-10, tanh, softmax CE, batch 64", mlp,
     {"tiny": {"sizes": (12, 8, 6, 4)}, "bench": {}},
     {"tiny": {"n": 5, "sizes": (12, 8, 6, 4)}, "bench": {"n": 64}},
-    models.mlp_loss, target=1.10, peers=("autograd", "torch"),
+    models.mlp_loss, target=1.10, peers=PEER_NAMES,
 )  # fmt: skip
 
 
@@ -99,7 +100,7 @@ _LENET = Case(
     "lenet5", "LeNet-5 (1998), faithful: C3 table, RBF, eq. (9) loss; batch 64",
     _lenet_make, lenet5.loss_and_grads, lenet5.loss,
     lambda p, b: _lenet_ad()[0](p, b), lambda p, b: _lenet_ad()[1](p, b),
-    target=1.10, peers=("autograd", "torch"),
+    target=1.10, peers=PEER_NAMES,
 )  # fmt: skip
 
 
@@ -151,7 +152,7 @@ _ad, _ad_fwd = _from_loss(models.lstm_loss)
 _LSTM_HOISTED = Case(
     "lstm-hoisted", "LSTM as benchmarks.models.lstm_loss: x Wx for all t in one product",
     _rnn_make("lstm"), _LSTM.hand, _LSTM.hand_forward, _ad, _ad_fwd,
-    target=1.3, time_axis=1, peers=("autograd", "torch"),
+    target=1.3, time_axis=1, peers=PEER_NAMES,
 )  # fmt: skip
 
 

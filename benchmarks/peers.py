@@ -1,23 +1,30 @@
-"""The same workloads in other AD libraries, when installed: HIPS autograd and PyTorch (CPU).
+"""The same workloads in other AD libraries, when installed: HIPS autograd, PyTorch and JAX (CPU).
 
 Each model is written the way a user of that library would write it (PyTorch's native
-``conv2d``, ``sigmoid`` and ``cross_entropy``; autograd's NumPy wrapper), computing the same
-loss from the same parameters as ``benchmarks.manual``. ``build(peer, case, params, batch)``
-converts the arrays once and returns a function that computes ``(loss, grads)``; ``grads``
-come back as NumPy pytrees so the runner can check them too. JAX is not installed here, so
-it has no column (``available()`` lists what is).
+``conv2d``, ``sigmoid`` and ``cross_entropy``; autograd's NumPy wrapper; JAX's ``lax.conv``,
+``lax.scan`` and ``jax.nn.log_softmax``), computing the same loss from the same parameters as
+``benchmarks.manual``. ``build(peer, case, params, batch)`` converts the arrays once and
+returns a function that computes ``(loss, grads)``; ``grads`` come back as NumPy pytrees so
+the runner can check them too. A peer has a column only where it is importable
+(``available()``); none of them is a dependency of the project.
+
+JAX runs as its users run it: ``jax.jit(jax.value_and_grad(loss))``, compiled before timing,
+each call waiting for its results (``block_until_ready``; dispatch is asynchronous), with
+``jax_enable_x64`` on so float64 is float64 (float32 inputs stay float32).
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import os
 from collections.abc import Callable
 
 import numpy as np
 
 __all__ = ["PEERS", "available", "build", "set_threads"]
 
-PEERS = ("autograd", "torch")
+PEERS = ("autograd", "torch", "jax")
 _A, _S = 1.7159, 2.0 / 3.0  # LeNet-5's f(a) = A tanh(S a)
 
 
@@ -26,12 +33,32 @@ def available() -> list[str]:
     return [p for p in PEERS if importlib.util.find_spec(p) is not None]
 
 
-def set_threads(n: int) -> None:
-    """Use ``n`` intra-op threads in PyTorch, as BLAS does for NumPy (OPENBLAS_NUM_THREADS)."""
-    if importlib.util.find_spec("torch") is not None:
+def set_threads(n: int, peers: tuple[str, ...] = PEERS) -> None:
+    """Use ``n`` intra-op threads in PyTorch and JAX, as BLAS does for NumPy (OPENBLAS_NUM_THREADS).
+
+    XLA's CPU client sizes its thread pool from the CPUs the process may use when JAX's
+    backend starts, and has no setting for it (``XLA_FLAGS=--xla_cpu_multi_thread_eigen=false``
+    leaves the pool working in jaxlib 0.10, measured), so the backend is started here with the
+    process pinned to ``n`` CPUs, then every thread is unpinned. Call this before JAX first
+    runs; on systems without ``os.sched_setaffinity`` (not Linux) XLA keeps its default.
+    """
+    if "torch" in peers and importlib.util.find_spec("torch") is not None:
         import torch
 
         torch.set_num_threads(n)
+    if "jax" in peers and importlib.util.find_spec("jax") is not None:
+        import jax
+
+        if not hasattr(os, "sched_setaffinity"):
+            return
+        cpus = os.sched_getaffinity(0)
+        os.sched_setaffinity(0, sorted(cpus)[:n])
+        try:
+            jax.devices("cpu")  # starts the backend: its pool gets the n CPUs allowed now
+        finally:
+            for tid in os.listdir("/proc/self/task"):
+                with contextlib.suppress(ProcessLookupError):  # a thread that just ended
+                    os.sched_setaffinity(int(tid), cpus)
 
 
 # HIPS autograd --------------------------------------------------------------------------------
@@ -181,10 +208,89 @@ def _build_torch(case: str, params, batch) -> Callable:
     return run
 
 
+# JAX ------------------------------------------------------------------------------------------
+def _jax_models() -> dict[str, Callable]:
+    import jax
+    import jax.numpy as jx
+    from jax import lax
+
+    def mlp(p, x, y):
+        h = jx.tanh(x @ p["W1"] + p["b1"])
+        h = jx.tanh(h @ p["W2"] + p["b2"])
+        logp = jax.nn.log_softmax(h @ p["W3"] + p["b3"])
+        return -jx.mean(jx.take_along_axis(logp, y[:, None], axis=1))
+
+    def lenet5(p, x, labels, mask, centres, j=1.0):
+        def f(a):
+            return _A * jx.tanh(_S * a)
+
+        def conv(a, w, b):  # NCHW input, OIHW kernel, valid, stride 1
+            return lax.conv(a, w, (1, 1), "VALID") + b[:, None, None]
+
+        def pool(a, q):  # trainable 2x2 sum subsampling
+            n, c, h, w = a.shape
+            s = a.reshape(n, c, h // 2, 2, w // 2, 2).sum((3, 5))
+            return s * q["coef"][:, None, None] + q["b"][:, None, None]
+
+        s2 = f(pool(f(conv(x, p["C1"]["w"], p["C1"]["b"])), p["S2"]))
+        s4 = f(pool(f(conv(s2, p["C3"]["w"] * mask, p["C3"]["b"])), p["S4"]))
+        c5 = f(conv(s4, p["C5"]["w"], p["C5"]["b"]).reshape(len(x), -1))
+        f6 = f(c5 @ p["F6"]["w"] + p["F6"]["b"])
+        pen = ((f6[:, None, :] - centres) ** 2).sum(2)
+        neg = -pen
+        m = jx.maximum(lax.stop_gradient(neg).max(1), -j)
+        log_z = m + jx.log(jx.exp(-j - m) + jx.exp(neg - m[:, None]).sum(1))
+        return jx.mean(jx.take_along_axis(pen, labels[:, None], axis=1)[:, 0] + log_z)
+
+    def lstm(p, x, targets):
+        cp, out = p["cell"], p["out"]
+        n = x.shape[0]
+        hid = cp["Wh"].shape[0]
+        xa = jx.swapaxes(x, 0, 1) @ cp["Wx"] + cp["b"]  # (T, N, 4H)
+
+        def step(carry, xa_t):
+            h, c = carry
+            a = xa_t + h @ cp["Wh"]
+            s = jax.nn.sigmoid(a)
+            c = s[:, :hid] * c + s[:, hid : 2 * hid] * jx.tanh(a[:, 2 * hid : 3 * hid])
+            h = s[:, 3 * hid :] * jx.tanh(c)
+            return (h, c), h
+
+        zeros = jx.zeros((n, hid), x.dtype)
+        _, hs = lax.scan(step, (zeros, zeros), xa)  # (T, N, H)
+        r = hs @ out["W"] + out["b"] - jx.swapaxes(targets, 0, 1)
+        return 0.5 * jx.sum(r * r) / n
+
+    return {"mlp": mlp, "lenet5": lenet5, "lstm-hoisted": lstm}
+
+
+def _build_jax(case: str, params, batch) -> Callable:
+    import jax
+
+    jax.config.update("jax_enable_x64", True)  # else every float64 array becomes float32
+    args = [params, *batch]
+    if case == "lenet5":
+        from benchmarks.manual.lenet5 import c3_mask, rbf_centres
+
+        dtype = params["C1"]["w"].dtype
+        args += [c3_mask(dtype), rbf_centres().astype(dtype)]
+    args = jax.device_put(args)  # arguments, not closed-over constants XLA could fold
+    vg = jax.jit(jax.value_and_grad(_jax_models()[case]))
+
+    def run():
+        loss, grads = jax.block_until_ready(vg(*args))
+        return np.asarray(loss), jax.tree_util.tree_map(np.asarray, grads)  # views, no copy
+
+    run()  # compile once, before any timing
+    return run
+
+
 def build(peer: str, case: str, params, batch) -> Callable:
     """A zero-argument function computing ``(loss, grads)`` of ``case`` in ``peer``."""
     if peer == "autograd":
         return _build_autograd(case, params, batch)
     if peer == "torch":
         return _build_torch(case, params, batch)
+    if peer == "jax":
+        return _build_jax(case, params, batch)
     raise ValueError(f"unknown peer {peer!r}; choose from {PEERS}.")

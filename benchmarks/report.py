@@ -109,6 +109,17 @@ def _peer_errors(results: dict) -> str:
     )
 
 
+def _jax_note(peers: list[str], env: dict) -> str:
+    if "jax" not in peers:
+        return ""
+    return (
+        " JAX is timed as its users run it, `jax.jit(jax.value_and_grad(loss))` compiled "
+        "before timing, each call waiting for its results (`block_until_ready`), in float64 "
+        f"with `jax_enable_x64`; XLA's thread pool is started on {env['blas_threads'] or 'all'} "
+        "CPU(s) (`benchmarks.peers.set_threads`, Linux only)."
+    )
+
+
 def _load(avg) -> str:
     return "?" if avg is None else ", ".join(f"{a:.1f}" for a in avg)
 
@@ -124,14 +135,14 @@ def markdown(results: dict) -> str:
         f"{env['date']}; Python {env['python']}, NumPy {env['numpy']}, {env['cpus']} CPUs "
         f"({env['processor']}), BLAS threads: {env['blas_threads'] or 'default'}; peers: "
         + (", ".join(f"{k} {v}" for k, v in env["peers"].items()) or "none installed")
-        + " (JAX is not installed, so it has no column).",
+        + " (HIPS autograd, PyTorch and JAX each get a column when installed).",
         "",
         f"Times ({results.get('clock', 'wall')} clock) are the best of several interleaved "
         "rounds (all functions of a model in turn); ratios are against the hand-written NumPy "
         "of `benchmarks/manual` in the same run. Memory is the tracemalloc peak of one "
         f"gradient call. Load average (1, 5, 15 min) at the start: "
         f"{_load(env.get('load_average_start'))}, at the end: {_load(env.get('load_average_end'))}"
-        " (2 cores shared with other jobs).",
+        " (2 cores shared with other jobs)." + _jax_note(peers, env),
         "",
         "## Targets (issue 7)",
         "",

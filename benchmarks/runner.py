@@ -208,7 +208,7 @@ def run(config: str = "quick", models: tuple[str, ...] | None = None, out: str |
         get_case(m)
     peers = tuple(_peers.available() if peers is None else peers)
     if threads:
-        _peers.set_threads(threads)
+        _peers.set_threads(threads, peers)
     tasks = [(m, d) for m in models for d in dtypes]
     bar = _progress(len(tasks) + core + lenet_epoch, progress)
     results: dict[str, Any] = {"config": config, "clock": clock,

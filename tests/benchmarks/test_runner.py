@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from benchmarks import __main__ as cli
 from benchmarks.opprofile import profile
@@ -35,6 +36,26 @@ def test_measure_with_autograd_peer_checks_its_gradient_too():
     if "autograd" in res["peers"]:
         assert res["peer_max_rel_err"]["autograd"] < 1e-8
     assert "mlp" in format_table([res], sorted(res["peers"]))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_measure_with_jax_peer_checks_its_jitted_gradient(dtype):
+    pytest.importorskip("jax", reason="JAX is an optional peer, not installed here")
+    res = measure("mlp", dtype, "tiny", repeats=1, peers=("jax",), memory=False)
+    assert res["peer_max_rel_err"]["jax"] < (1e-12 if dtype == "float64" else 1e-5)
+    assert res["peers"]["jax"] > 0 and "jax/hand" in format_table([res], ["jax"])
+
+
+def test_jax_peer_keeps_the_dtype_of_every_leaf():
+    pytest.importorskip("jax", reason="JAX is an optional peer, not installed here")
+    from autodiff import tree_leaves
+    from benchmarks import peers
+    from benchmarks.cases import get_case
+
+    for dtype in ("float64", "float32"):
+        params, batch = get_case("lstm-hoisted").make(np.random.default_rng(0), dtype, "tiny")
+        value, grads = peers.build("jax", "lstm-hoisted", params, batch)()
+        assert {g.dtype for g in tree_leaves(grads)} == {value.dtype} == {np.dtype(dtype)}
 
 
 def test_cli_lists_models(capsys):
