@@ -81,7 +81,7 @@ def test_fftn_complex_matches_dft_matrices():
         lambda z: F.irfft(z),
         lambda z: F.irfft(z, 5, axis=0),
         lambda z: F.irfft(z, 8, norm="ortho"),
-        lambda z: F.irfftn(z, s=(4, 7)),
+        lambda z: F.irfftn(z, s=(4, 7), axes=(0, 1)),
         lambda z: F.hfft(z, 6),
         lambda z: F.fftshift(z, axes=0),
     ],
