@@ -2,12 +2,25 @@
 
     python -m nn.rnn adding --cell lstm --T 50            # the adding problem
     python -m nn.rnn smnist --cell gru --epochs 3         # MNIST read row by row
+    python -m nn.rnn smnist --cell slstm --patch 4        # MNIST as a 2-D grid of patches
     python -m nn.rnn compare --task adding --T 50         # all cells, one figure
     python -m nn.rnn gradflow --T 100                     # |dLoss/dh_t| against t per cell
     python -m nn.rnn memory --T 100 1000                  # peak memory, with/without checkpoint
 
 Every command takes ``--quick`` (tiny sizes, seconds) and ``--out DIR`` (default
 ``runs/rnn/<command>``) and writes a JSON record and a PNG plot there.
+
+The 2-D spatial LSTM (``--cell slstm``, Theis & Bethge 2015) reads an MNIST image as a grid
+of ``--patch`` x ``--patch`` tiles, one tile per position, and classifies from its state at
+the bottom-right position, the only one whose causal region is the whole image. The default
+4 x 4 patches give a 7 x 7 grid with D = 16: 49 positions, 13 on any path from the top-left
+tile to the read-out, so a training step costs about as much as the LSTM's 28 rows (a
+14 x 14 grid of 2 x 2 tiles is about 4x slower per step). Its two forget gates add up
+(c = g i + f^c c_left + f^r c_up): with ``--forget-bias 1`` both are ~0.73 and c grows like
+1.46^k over the k diagonals, which saturates h on a 14 x 14 grid so that it does not learn,
+so slstm's default is ``--forget-bias 0`` (docs/rnn_results.md). On the adding problem the sLSTM runs
+over a 1 x T strip: its upper neighbours are the zero boundary, so it is an LSTM variant
+with h = tanh(o c). ``gradflow`` and ``memory`` need time steps: no slstm there.
 """
 
 from __future__ import annotations
@@ -29,11 +42,12 @@ from nn import optim
 from nn.checkpoint import load, save
 from nn.data import batches
 from nn.models import rnn
-from nn.tasks import ADDING_BASELINE_MSE, adding_problem, sequential_mnist
+from nn.tasks import ADDING_BASELINE_MSE, adding_problem, patch_grid, sequential_mnist
 
 __all__ = ["main", "train", "gradient_flow", "peak_memory"]
 
 _CONV_GRID = (4, 4)  # the adding problem's two inputs, broadcast over a grid for convugrnn
+CELLS = (*rnn.KINDS, "slstm")  # adding, smnist and compare; gradflow and memory: rnn.KINDS
 
 
 def _conv_input(x: np.ndarray, task: str) -> np.ndarray:
@@ -41,6 +55,15 @@ def _conv_input(x: np.ndarray, task: str) -> np.ndarray:
     if task == "smnist":
         return x[:, :, None, None, :]
     return np.broadcast_to(x[..., None, None], (*x.shape, *_CONV_GRID))
+
+
+def _model_input(x: np.ndarray, kind: str, task: str, args: argparse.Namespace) -> np.ndarray:
+    """x as the cell reads it: image steps for convugrnn, a grid (N, R, C, D) for slstm."""
+    if kind == "convugrnn":
+        return _conv_input(x, task)
+    if kind == "slstm":
+        return patch_grid(x, args.patch) if task == "smnist" else x[:, None]
+    return x
 
 
 def _spatial(task: str) -> tuple[int, int]:
@@ -59,7 +82,7 @@ def _init(args: argparse.Namespace, kind: str, task: str, D: int, O: int) -> dic
         args.layers,
         spatial=_spatial(task),
         dtype=args.dtype,
-        forget_bias=args.forget_bias,
+        forget_bias=_forget_bias(args, kind),
         orthogonal=args.orthogonal,
     )
 
@@ -80,6 +103,13 @@ def _evaluate(params, x, y, kind, task, size=500) -> float:
     return float(np.mean((z - y) ** 2))
 
 
+def _forget_bias(args: argparse.Namespace, kind: str) -> float:
+    """``--forget-bias``, by default 1 (Jozefowicz et al. 2015), 0 for slstm (see above)."""
+    if args.forget_bias is not None:
+        return args.forget_bias
+    return 0.0 if kind == "slstm" else 1.0
+
+
 def train(task: str, kind: str, args: argparse.Namespace) -> tuple[dict, dict]:
     """Train one cell on ``task``; returns (record: config, curves, final metric; params)."""
     rng = np.random.default_rng(args.seed + 1)
@@ -90,17 +120,18 @@ def train(task: str, kind: str, args: argparse.Namespace) -> tuple[dict, dict]:
     else:
         x_all, y_all = sequential_mnist(args.data, "train", args.train_size, rng, args.dtype)
         x_test, y_test = sequential_mnist(args.data, "test", args.test_size, rng, args.dtype)
-        params = _init(args, kind, task, 1 if kind == "convugrnn" else 28, 10)
+        D = {"convugrnn": 1, "slstm": args.patch**2}.get(kind, 28)
+        params = _init(args, kind, task, D, 10)
         per_epoch = math.ceil(len(x_all) / args.batch)
         n_steps, loss = args.epochs * per_epoch, "xent"
-    if kind == "convugrnn":
-        x_test = _conv_input(x_test, task)
+    x_test = _model_input(x_test, kind, task, args)
     opt = optim.adam(args.lr)
     state = opt.init(params)
     record = {"task": task, "cell": kind, "metric": "accuracy" if task == "smnist" else "mse"}
     record["config"] = {
         k: v if isinstance(v, int | float | str | None) else str(v) for k, v in vars(args).items()
     }
+    record["config"]["forget_bias"] = _forget_bias(args, kind)
     curve, evals = [], []
     order = iter(())
     t0 = time.perf_counter()
@@ -114,8 +145,7 @@ def train(task: str, kind: str, args: argparse.Namespace) -> tuple[dict, dict]:
                 order = batches(rng, len(x_all), args.batch)
                 idx = next(order)
             x, y = x_all[idx], y_all[idx]
-        if kind == "convugrnn":
-            x = _conv_input(x, task)
+        x = _model_input(x, kind, task, args)
         value, grads = _grads(params, x, y, kind, args, loss)
         norm = optim.global_norm(grads)
         if args.clip:
@@ -285,7 +315,11 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--hidden", type=int, default=64, help="state size H of the dense cells")
         p.add_argument("--channels", type=int, default=8, help="state channels K of convugrnn")
         p.add_argument("--layers", type=int, default=1)
-        p.add_argument("--forget-bias", type=float, default=1.0, help="added to carry-gate biases")
+        p.add_argument(
+            "--forget-bias",
+            type=float,
+            help="added to carry-gate biases (default 1; 0 for slstm, whose two forget gates add)",
+        )
         p.add_argument("--orthogonal", action="store_true", help="orthogonal Wh blocks")
         p.add_argument("--batch", type=int, default=50)
         p.add_argument("--seed", type=int, default=0)
@@ -306,17 +340,18 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--data", help="MNIST folder (smnist; default: see nn.data)")
         p.add_argument("--train-size", type=int, default=None, help="smnist: training subset")
         p.add_argument("--epochs", type=int, default=3, help="smnist: passes over the subset")
+        p.add_argument("--patch", type=int, default=4, help="smnist slstm: p x p tiles, 28/p grid")
 
     for name in ("adding", "smnist"):
         p = sub.add_parser(name, help=f"train one cell on {name}")
         common(p)
         training(p)
-        p.add_argument("--cell", default="lstm", choices=rnn.KINDS)
+        p.add_argument("--cell", default="lstm", choices=CELLS)
     p = sub.add_parser("compare", help="train every cell, one comparison figure")
     common(p)
     training(p)
     p.add_argument("--task", default="adding", choices=("adding", "smnist"))
-    p.add_argument("--cells", nargs="+", default=list(rnn.KINDS), choices=rnn.KINDS)
+    p.add_argument("--cells", nargs="+", choices=CELLS, help="default: all, slstm on smnist only")
     p.add_argument("--plot-only", action="store_true", help="plot the JSON records in --out")
     p = sub.add_parser("gradflow", help="|dLoss/dh_t| against t, every cell")
     common(p, T=100)
@@ -352,6 +387,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command in ("adding", "smnist"):
         _train_and_save(args.command, args.cell, args)
     elif args.command == "compare":
+        if args.cells is None:
+            args.cells = list(CELLS if args.task == "smnist" else rnn.KINDS)
         if args.plot_only:
             paths = [args.out / f"{_run_name(args.task, k, args)}.json" for k in args.cells]
             records = [json.loads(p.read_text()) for p in paths]

@@ -1,6 +1,7 @@
 """Sequence tasks that need no download: the adding problem and sequential MNIST.
 
-Both return batch-first arrays ``x: (N, T, D)`` for ``nn.models.rnn``.
+Both return batch-first arrays ``x: (N, T, D)`` for ``nn.models.rnn``; ``patch_grid`` turns
+images into the (N, R, C, D) grid that the 2-D sLSTM scans.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from numpy.typing import DTypeLike, NDArray
 
 from nn.data import load_mnist
 
-__all__ = ["ADDING_BASELINE_MSE", "adding_problem", "sequential_mnist"]
+__all__ = ["ADDING_BASELINE_MSE", "adding_problem", "sequential_mnist", "patch_grid"]
 
 # Var(u1 + u2) for u1, u2 ~ U[0, 1]: the MSE of always predicting the mean 1
 ADDING_BASELINE_MSE = 2.0 / 12.0
@@ -66,3 +67,24 @@ def sequential_mnist(
         idx = rng.choice(len(images), n, replace=False) if rng is not None else np.arange(n)
         images, labels = images[idx], labels[idx]
     return (images / np.asarray(255.0, dtype)).astype(dtype), labels.astype(np.int64)
+
+
+def patch_grid(images: NDArray, patch: int) -> NDArray:
+    """Cut images (N, Hh, Ww) into a grid of patch x patch tiles: (N, Hh/p, Ww/p, p*p).
+
+    Tile (i, j) holds the pixels of rows i p .. i p + p - 1 and columns j p .. j p + p - 1,
+    row by row, the per-position input of ``nn.models.rnn.slstm``.
+
+    >>> x = np.arange(16.0).reshape(1, 4, 4)
+    >>> g = patch_grid(x, 2)
+    >>> g.shape, g[0, 0, 1].tolist()
+    ((1, 2, 2, 4), [2.0, 3.0, 6.0, 7.0])
+    """
+    N, Hh, Ww = images.shape
+    if patch < 1 or Hh % patch or Ww % patch:
+        raise ValueError(
+            f"patch_grid: the patch size must divide the image size {Hh}x{Ww}, got {patch} "
+            "(for 28x28 MNIST use 1, 2, 4, 7, 14 or 28)."
+        )
+    g = images.reshape(N, Hh // patch, patch, Ww // patch, patch).swapaxes(2, 3)
+    return g.reshape(N, Hh // patch, Ww // patch, patch * patch)

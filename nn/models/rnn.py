@@ -202,6 +202,8 @@ def slstm(p: dict, x, boundary: tuple | None = None):
     p {"Wx": (D, 5H), "Wl": (H, 5H) (left), "Wu": (H, 5H) (up), "b": (5H,)}; x: (N, R, C, D)
     per-pixel inputs (e.g. the causal neighbourhood). States outside the image are
     ``boundary = (h, c)``, each (N, H), zero by default. Its gradient is the tape's alone.
+    ``python -m nn.rnn smnist --cell slstm`` reads MNIST as a 7 x 7 grid of 4 x 4 patches
+    (``nn.tasks.patch_grid``) and classifies from h at the bottom-right pixel.
 
     >>> p = init_cell(np.random.default_rng(0), "slstm", 2, 3)
     >>> slstm(p, np.ones((1, 4, 5, 2))).shape
@@ -248,7 +250,9 @@ def init_cell(
     hand derivations (PyTorch's default); slstm uses U[-0.08, 0.08], the RIDE Caffe template.
 
     ``forget_bias`` is added to the bias of the gate that keeps the old state (LSTM f, GRU z,
-    UGRNN g, +RNN g^h, sLSTM f^r and f^c), as TF's ``forget_bias`` (1.0 there).
+    UGRNN g, +RNN g^h, sLSTM f^r and f^c), as TF's ``forget_bias`` (1.0 there). The sLSTM's
+    two forget gates add up, so 1.0 there makes c grow ~1.46^k over k diagonals; 0.0 keeps
+    f^r + f^c near 1.
     ``orthogonal`` makes each (H, H) block of Wh orthogonal (Saxe et al. 2014), which keeps
     the vanilla RNN's gradients from vanishing at the start. For convugrnn D is the input
     channels C and H the state channels K.
@@ -306,13 +310,15 @@ def init_model(
     otherwise. A +RNN with D != H gets ``params["in"] = {"W": (D, H), "b": (H,)}``, a linear
     input projection (as TF's IntersectionRNNCell). For convugrnn the read-out takes the
     flattened state, so ``spatial = (Hh, Ww)`` is needed; ``O=None`` omits the read-out (the
-    loss then reads y_t itself, as SPEC.md's conv UGRNN).
+    loss then reads y_t itself, as SPEC.md's conv UGRNN). A stack of sLSTMs (``"slstm"``)
+    feeds each layer's h grid to the next as its per-pixel input, as RIDE; the read-out takes
+    the top layer's h at the last (bottom-right) pixel.
 
     >>> p = init_model(np.random.default_rng(0), "plusrnn", 2, 8, 1, layers=2)
     >>> sorted(p), len(p["cell"]), p["in"]["W"].shape
     (['cell', 'in', 'out'], 2, (2, 8))
     """
-    _check_kind(kind)
+    _check_kind(kind, slstm=True)
     if layers < 1:
         raise ValueError(f"init_model: layers must be at least 1, got {layers}.")
     params: dict[str, Any] = {}
@@ -343,6 +349,12 @@ def init_model(
 
 
 def _check_kind(kind: str, slstm: bool = False) -> None:
+    if kind == "slstm" and not slstm:
+        raise ValueError(
+            "slstm scans a 2-D grid and has no time steps, so this needs a cell with a time "
+            f"axis, one of {KINDS}; slstm works with init_model, unroll, predict and "
+            "sequence_loss(last_only=True)."
+        )
     kinds = (*KINDS, "slstm") if slstm else KINDS
     if kind not in kinds:
         raise ValueError(f"unknown cell kind {kind!r}; use one of {kinds}.")
@@ -399,28 +411,45 @@ def _step(params: dict, kind: str, x_t, states: list, probe=None) -> tuple[list,
     return new, y
 
 
-def _check_input(x, kind: str) -> None:
-    _check_kind(kind)
-    want = 5 if kind == "convugrnn" else 3
+def _check_input(x, kind: str, slstm: bool = False) -> None:
+    _check_kind(kind, slstm)
+    want = {"convugrnn": 5, "slstm": 4}.get(kind, 3)
     if np.ndim(_plain(x)) != want:
+        shape = {5: "(N, T, C, Hh, Ww)", 4: "(N, R, C, D)", 3: "(N, T, D)"}[want]
         raise ValueError(
-            f"{kind} input must be batch-first with {want} axes "
-            f"({'(N, T, C, Hh, Ww)' if want == 5 else '(N, T, D)'}), got shape {x.shape}."
+            f"{kind} input must be batch-first with {want} axes {shape}, got shape {x.shape}."
         )
+
+
+def _grid(params: dict, x, h0: Any = None):
+    """The top layer's h: (N, R, C, H) of a stack of sLSTMs over x: (N, R, C, D)."""
+    layers = _layers(params)
+    if h0 is None:
+        h0 = [None] * len(layers)
+    elif not isinstance(params["cell"], list):
+        h0 = [h0]
+    for p, boundary in zip(layers, h0, strict=True):
+        x = slstm(p, x, boundary)
+    return x
 
 
 def unroll(params: dict, x, kind: str, h0: Any = None) -> tuple:
     """Run the cell stack over x: (N, T, ...) batch-first; returns (ys, final state).
 
     ``ys`` (N, T, ...) stacks the top layer's y_t; the state has the structure of
-    ``params["cell"]`` (one layer's state, or a list). ``h0`` defaults to zeros.
+    ``params["cell"]`` (one layer's state, or a list). ``h0`` defaults to zeros. For slstm
+    x: (N, R, C, D) is a grid, ys the top layer's h: (N, R, C, H), the state its h at the
+    last (bottom-right) pixel, and ``h0`` the boundary (h, c) of each layer (see ``slstm``).
 
     >>> p = init_model(np.random.default_rng(0), "gru", 3, 4, 2, layers=2)
     >>> ys, states = unroll(p, np.zeros((5, 6, 3)), "gru")
     >>> ys.shape, len(states)
     ((5, 6, 4), 2)
     """
-    _check_input(x, kind)
+    _check_input(x, kind, slstm=True)
+    if kind == "slstm":
+        ys = _grid(params, x, h0)
+        return ys, ys[:, -1, -1]
     states = _initial(params, kind, x[:, 0], h0)
     ys = []
     for t in range(x.shape[1]):
@@ -433,11 +462,15 @@ def unroll(params: dict, x, kind: str, h0: Any = None) -> tuple:
 def predict(params: dict, x, kind: str, last_only: bool = True, h0: Any = None):
     """The read-out z_t = y_t W + b of the top layer: (N, O) at the last step, or (N, T, O).
 
+    For slstm the steps are the R C pixels in raster order, the last one bottom-right.
+
     >>> p = init_model(np.random.default_rng(0), "ugrnn", 2, 4, 3)
     >>> predict(p, np.zeros((5, 6, 2)), "ugrnn").shape
     (5, 3)
     """
     ys, _ = unroll(params, x, kind, h0)
+    if kind == "slstm":
+        ys = anp.reshape(ys, (ys.shape[0], -1, ys.shape[-1]))
     z = _readout(params.get("out"), ys[:, -1:] if last_only else ys)
     return z[:, 0] if last_only else z
 
@@ -486,8 +519,8 @@ def _segment(params, states, xs, ts, probes, *, kind, loss, scale, read):
     return states, _loss_term(params.get("out"), anp.stack(ys, axis=1), ts, loss, scale)
 
 
-def _prepare(params, x, targets, kind, last_only, loss):
-    _check_input(x, kind)
+def _prepare(params, x, targets, kind, last_only, loss, slstm=False):
+    _check_input(x, kind, slstm)
     if loss not in LOSSES:
         raise ValueError(f"unknown loss {loss!r}; use one of {LOSSES}.")
     N, T = x.shape[:2]
@@ -524,6 +557,8 @@ def sequence_loss(
     ceil(sqrt(T)) steps (an int: that many) in ``autodiff.checkpoint``, so the tape keeps only
     the states between segments and the backward sweep recomputes one segment at a time:
     memory ~ sqrt(T) instead of ~ T, for one extra forward pass (Chen et al. 2016).
+    For slstm, x: (N, R, C, D) is a grid and the loss reads the top layer's h at the last
+    (bottom-right) pixel: it needs ``last_only=True`` and no checkpoint.
 
     >>> rng = np.random.default_rng(0)
     >>> p = init_model(rng, "ugrnn", 2, 8, 1)
@@ -532,6 +567,8 @@ def sequence_loss(
     ...                 sequence_loss(p, x, y, "ugrnn", checkpoint=3)))
     True
     """
+    if kind == "slstm":
+        return _grid_loss(params, x, targets, last_only, loss, h0, checkpoint)
     tt, scale = _prepare(params, x, targets, kind, last_only, loss)
     T = x.shape[1]
     S = T if not checkpoint else math.isqrt(T - 1) + 1 if checkpoint is True else int(checkpoint)
@@ -550,6 +587,19 @@ def sequence_loss(
         states, value = fn(params, states, x[:, s:e], ts, None)
         total = total + value
     return total
+
+
+def _grid_loss(params, x, targets, last_only, loss, h0, checkpoint):
+    """sequence_loss of an sLSTM stack on x: (N, R, C, D): the read-out of the bottom-right h."""
+    if not last_only or checkpoint:
+        raise ValueError(
+            "slstm scans a 2-D grid with no time steps: its loss reads the last (bottom-right) "
+            "state only, so it needs last_only=True and checkpoint=False, got "
+            f"last_only={last_only}, checkpoint={checkpoint}."
+        )
+    tt, scale = _prepare(params, x, targets, "slstm", True, loss, slstm=True)
+    _, last = unroll(params, x, "slstm", h0)
+    return _loss_term(params.get("out"), last[:, None], tt, loss, scale)
 
 
 def truncated_value_and_grad(

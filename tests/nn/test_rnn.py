@@ -14,6 +14,7 @@ from nn import optim
 from nn import rnn as cli
 from nn.data import write_idx
 from nn.models import rnn
+from nn.tasks import patch_grid
 
 KINDS = rnn.KINDS
 DENSE = tuple(k for k in KINDS if k != "convugrnn")
@@ -92,6 +93,36 @@ def test_slstm_forward_and_check_grads():
     np.testing.assert_allclose(rnn.slstm(p, x), _slstm_reference(p, x), rtol=1e-12)
     w = rng.standard_normal((2, 3, 3, 2))
     check_grads(lambda p, x: np.sum(rnn.slstm(p, x) * w), p, x, order=1)
+
+
+def test_slstm_model_loss_reads_the_bottom_right_state():
+    rng = np.random.default_rng(3)
+    p = rnn.init_model(rng, "slstm", 2, 3, 4, layers=2, forget_bias=0.5)
+    x, labels = rng.standard_normal((2, 3, 2, 2)), np.array([1, 3])
+    ys, last = rnn.unroll(p, x, "slstm")
+    np.testing.assert_allclose(ys, rnn.slstm(p["cell"][1], rnn.slstm(p["cell"][0], x)))
+    z = last @ p["out"]["W"] + p["out"]["b"]
+    np.testing.assert_allclose(rnn.predict(p, x, "slstm"), z)
+    np.testing.assert_allclose(rnn.predict(p, x, "slstm", last_only=False)[:, -1], z)
+    logp = z - np.log(np.sum(np.exp(z), axis=1, keepdims=True))
+    value = rnn.sequence_loss(p, x, labels, "slstm", True, "xent")
+    assert np.isclose(value, -np.mean(logp[[0, 1], labels]), rtol=1e-12)
+    check_grads(lambda p: rnn.sequence_loss(p, x, labels, "slstm", True, "xent"), p, order=1)
+
+
+def test_slstm_smnist_loss_decreases():
+    rng = np.random.default_rng(4)
+    images, labels = rng.uniform(0, 1, (8, 8, 8)), np.arange(8) % 3
+    images[np.arange(8), labels * 2, labels * 2] = 5.0  # a class shows as a bright pixel
+    x = patch_grid(images, 2)
+    p, opt = rnn.init_model(rng, "slstm", 4, 8, 3), optim.adam(0.02)
+    state, losses = opt.init(p), []
+    for _ in range(20):
+        p, state, value, _ = rnn.train_step(
+            p, state, opt, x, labels, "slstm", 1.0, last_only=True, loss="xent"
+        )
+        losses.append(value)
+    assert losses[-1] < 0.5 * losses[0]
 
 
 @pytest.mark.parametrize("kind", ["lstm", "gru", "plusrnn", "convugrnn"])
@@ -205,6 +236,17 @@ def test_errors_say_what_was_wrong():
         rnn.unroll(p, np.zeros((5, 2)), "gru")
     with pytest.raises(ValueError, match="1 <= k1 <= k2"):
         rnn.truncated_value_and_grad(p, np.zeros((4, 5, 2)), np.zeros((4, 5, 1)), "gru", 3, 2)
+    p, x, y = rnn.init_model(rng, "slstm", 2, 3, 1), np.zeros((4, 3, 3, 2)), np.zeros((4, 1))
+    with pytest.raises(ValueError, match=r"slstm scans a 2-D grid and has no time steps"):
+        rnn.hidden_grads(p, x, y, "slstm")
+    with pytest.raises(ValueError, match=r"slstm scans a 2-D grid and has no time steps"):
+        rnn.truncated_value_and_grad(p, x, y, "slstm", 2)
+    with pytest.raises(ValueError, match=r"needs last_only=True and checkpoint=False"):
+        rnn.sequence_loss(p, x, y, "slstm", last_only=True, checkpoint=True)
+    with pytest.raises(ValueError, match=r"batch-first with 4 axes \(N, R, C, D\)"):
+        rnn.sequence_loss(p, np.zeros((4, 3, 2)), y, "slstm", last_only=True)
+    with pytest.raises(ValueError, match="patch size must divide the image size 28x28, got 5"):
+        patch_grid(np.zeros((1, 28, 28)), 5)
 
 
 def test_cli_adding_compare_gradflow_memory_quick(tmp_path, capsys):
@@ -237,8 +279,14 @@ def test_cli_smnist_quick_on_synthetic_idx(tmp_path):
         )
         write_idx(tmp_path / f"{split}-labels-idx1-ubyte", rng.integers(0, 10, n, np.uint8))
     out = tmp_path / "out"
-    for cell in ("gru", "convugrnn"):
+    for cell in ("gru", "convugrnn", "slstm"):
         argv = ["smnist", "--cell", cell, "--quick", "--data", str(tmp_path), "--out", str(out)]
         assert cli.main(argv) == 0
         record = json.loads((out / f"smnist_{cell}.json").read_text())
         assert record["metric"] == "accuracy" and 0 <= record["final"] <= 1
+    argv = ["compare", "--task", "smnist", "--cells", "gru", "slstm", "--plot-only", "--quick"]
+    assert cli.main([*argv, "--out", str(out)]) == 0
+    assert sorted(json.loads((out / "compare_smnist.json").read_text())) == ["gru", "slstm"]
+    argv = ["adding", "--cell", "slstm", "--T", "5", "--quick", "--out", str(out)]
+    assert cli.main(argv) == 0  # a 1 x T strip
+    assert json.loads((out / "adding_slstm_T5.json").read_text())["metric"] == "mse"
