@@ -18,9 +18,9 @@ tile to the read-out, so a training step costs about as much as the LSTM's 28 ro
 14 x 14 grid of 2 x 2 tiles is about 4x slower per step). Its two forget gates add up
 (c = g i + f^c c_left + f^r c_up): with ``--forget-bias 1`` both are ~0.73 and c grows like
 1.46^k over the k diagonals, which saturates h on a 14 x 14 grid so that it does not learn,
-so slstm's default is ``--forget-bias 0`` (docs/rnn_results.md). On the adding problem the sLSTM runs
-over a 1 x T strip: its upper neighbours are the zero boundary, so it is an LSTM variant
-with h = tanh(o c). ``gradflow`` and ``memory`` need time steps: no slstm there.
+so slstm's default is ``--forget-bias 0`` (docs/rnn_results.md). On the adding problem the
+sLSTM runs over a 1 x T strip: its upper neighbours are the zero boundary, so it is an LSTM
+variant with h = tanh(o c). ``gradflow`` and ``memory`` need time steps: no slstm there.
 """
 
 from __future__ import annotations
