@@ -9,6 +9,7 @@ import pytest
 from autodiff import check_grads, hessian, tree_leaves, value_and_grad, vjp
 from benchmarks.manual import lenet5 as hand
 from nn.data import MNIST_FILES, write_idx
+from nn.distort import DEFAULT_RANGES
 from nn.losses import lenet5_map_loss, softmax_cross_entropy
 from nn.models import lenet5
 from nn.models.lenet5_train import Config, train
@@ -149,7 +150,7 @@ def test_cli_quick_runs_end_to_end_and_writes_the_report(tmp_path, capsys):
     _write_mnist(data)
     argv = ["train", "--quick", "--data", str(data), "--out", str(out), "--epochs", "1",
             "--train-size", "48", "--test-size", "24", "--batch-size", "16",
-            "--no-progress"]  # fmt: skip
+            "--distort", "translate=1,shear=0.1", "--no-progress"]  # fmt: skip
     assert lenet5.main(argv) == 0
     log = capsys.readouterr().out
     assert "pass  1/1" in log and "test error" in log
@@ -158,21 +159,27 @@ def test_cli_quick_runs_end_to_end_and_writes_the_report(tmp_path, capsys):
         assert (out / "report" / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     history = json.loads((out / "history.json").read_text())
     assert history["config"]["dtype"] == "float32" and len(history["test_error"]) == 1
+    assert history["config"]["distort"] == {**DEFAULT_RANGES, "translate": 1.0, "shear": 0.1}
     ckpt = out / "checkpoints" / "epoch_001.npz"
     (out / "report" / "feature_maps.png").unlink()
     assert lenet5.main(["report", str(ckpt), "--data", str(data)]) == 0
     assert (out / "report" / "feature_maps.png").exists()
     assert lenet5.main(["train", "--data", str(tmp_path / "nowhere"), "--out", str(out)]) == 1
     assert "MNIST not found" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        lenet5.main(["train", "--distort", "translate:2"])
+    assert "expected NAME=VALUE,..." in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("variant", ["faithful", "modern"])
-def test_resume_gives_exactly_the_uninterrupted_run(tmp_path, variant):
+@pytest.mark.parametrize(
+    "variant, distort", [("faithful", False), ("modern", False), ("faithful", True)]
+)
+def test_resume_gives_exactly_the_uninterrupted_run(tmp_path, variant, distort):
     data = tmp_path / "mnist"
     data.mkdir()
     _write_mnist(data, n_train=40, n_test=10)
     settings = dict(variant=variant, batch_size=8, hessian_patterns=6, warmup_steps=3,
-                    train_size=40, test_size=10, dtype="float64")  # fmt: skip
+                    train_size=40, test_size=10, dtype="float64", distort=distort)  # fmt: skip
     quiet = dict(data=data, progress=False, report=False, log=lambda *a: None)
     full = train(Config(epochs=2, **settings), out=tmp_path / "full", **quiet)
     train(Config(epochs=1, **settings), out=tmp_path / "part", **quiet)
@@ -187,3 +194,18 @@ def test_resume_gives_exactly_the_uninterrupted_run(tmp_path, variant):
         np.testing.assert_array_equal(a, b)
     for key in ("loss", "train_error", "test_error", "lr"):
         assert full["history"][key] == resumed["history"][key]
+    if distort:  # the patterns were distorted: the same run without distortions differs
+        plain = train(Config(epochs=1, **{**settings, "distort": False}), **quiet)
+        assert plain["history"]["loss"][0] != full["history"]["loss"][0]
+
+
+def test_config_distort_ranges():
+    assert Config(distort=True).distort == DEFAULT_RANGES
+    assert Config(distort={"shear": 0}).distort == {**DEFAULT_RANGES, "shear": 0.0}
+    assert Config(distort={}).distort is False
+    with pytest.raises(ValueError, match=r"unknown ranges \['rotate'\]"):
+        Config(distort={"rotate": 10})
+    with pytest.raises(ValueError, match="translate must be >= 0"):
+        Config(distort={"translate": -1})
+    with pytest.raises(TypeError, match="bool or a dict"):
+        Config(distort="yes")
