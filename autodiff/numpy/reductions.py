@@ -63,7 +63,20 @@ def _count(shape, axis):
     return math.prod([shape[a] for a in _normalize_axis(axis, len(shape))])
 
 
+def _fast(a, dtype, out) -> bool:
+    """Whether the ufunc's reduce gives exactly np.sum/np.mean (skips their Python layers)."""
+    return (
+        type(a) is np.ndarray
+        and dtype is None
+        and out is None
+        and a.dtype.kind in "fc"
+        and (a.dtype.itemsize >= 4)
+    )
+
+
 def _sum(a, axis=None, dtype=None, out=None, keepdims=False):
+    if _fast(a, dtype, out):
+        return np.add.reduce(a, axis=axis, keepdims=keepdims)
     return np.sum(a, axis=axis, dtype=dtype, out=out, keepdims=keepdims)
 
 
@@ -78,6 +91,9 @@ sum = defop(  # noqa: A001
 
 
 def _mean(a, axis=None, dtype=None, out=None, keepdims=False):
+    if _fast(a, dtype, out) and a.size:
+        total = np.add.reduce(a, axis=axis, keepdims=keepdims)
+        return total / (a.size // total.size if type(total) is np.ndarray else a.size)
     return np.mean(a, axis=axis, dtype=dtype, out=out, keepdims=keepdims)
 
 

@@ -166,11 +166,17 @@ def logsumexp(
 
 def _log_softmax(x, axis=None):
     x = np.asarray(x)
-    m = np.max(x, axis=axis, keepdims=True, initial=-np.inf)
-    shifted = x - np.where(np.isfinite(m), m, 0).astype(m.dtype if m.dtype.kind == "f" else float)
-    s = np.sum(np.exp(shifted), axis=axis, keepdims=True)
-    with np.errstate(divide="ignore"):  # every entry -inf: log 0
+    if x.dtype.kind != "f":
+        x = x.astype(float)
+    m = np.maximum.reduce(x, axis=axis, keepdims=True, initial=-np.inf)
+    finite = np.isfinite(m).all()
+    shifted = x - (m if finite else np.where(np.isfinite(m), m, 0).astype(x.dtype))
+    s = np.add.reduce(np.exp(shifted), axis=axis, keepdims=True)
+    if finite:  # the max contributes exp(0) = 1: s >= 1
         lse = np.log(s)
+    else:
+        with np.errstate(divide="ignore"):  # every entry -inf: log 0
+            lse = np.log(s)
     if type(shifted) is not np.ndarray:  # 0-d: NumPy scalars
         return shifted - lse
     shifted -= lse
