@@ -74,19 +74,42 @@ def _mask_out(g, idx):
     return index_update(g, idx, 0.0)
 
 
+def _written(shape, idx):
+    """Which entries of ``x[idx]`` survive ``x[idx] = v``: a repeated index keeps the value
+    NumPy writes last (None when no index can repeat). Found by the same assignment of
+    positions, so it follows NumPy's own order."""
+    if _is_basic(idx) or (isinstance(idx, np.ndarray) and idx.dtype == bool):
+        return None
+    order = np.arange(np.zeros(shape, np.int8)[idx].size).reshape(np.shape(np.zeros(shape)[idx]))
+    last = np.full(shape, -1, np.intp)
+    last[idx] = order
+    return last[idx] == order
+
+
+def _update_vjp_v(g, ans, x, idx, v):
+    """Cotangent of the inserted values: g at idx, zero where a later repeat overwrote them."""
+    from .elementwise import where
+
+    gv = getitem(g, idx)
+    keep = _written(np.shape(ans), idx)
+    return gv if keep is None or keep.all() else where(keep, gv, 0)
+
+
+def _update_jvp_v(t, ans, x, idx, v):
+    """Tangent of the inserted values: ``t`` written at idx (last write wins) into zeros."""
+    from ..primitive import _strip
+    from .shape import broadcast_to
+
+    plain = np.asarray(_strip(ans))
+    zeros = np.zeros(plain.shape, np.result_type(_strip(t), plain))
+    return _index_update(zeros, idx, broadcast_to(t, np.shape(plain[idx])))
+
+
 _index_update = defop(
     _index_update_impl,
     name="_index_update",
-    vjp=(
-        lambda g, ans, x, idx, v: _mask_out(g, idx),
-        None,
-        lambda g, ans, x, idx, v: getitem(g, idx),
-    ),
-    jvp=(
-        lambda t, ans, x, idx, v: _mask_out(t, idx),
-        None,
-        lambda t, ans, x, idx, v: _scatter_t(t, idx, ans),
-    ),
+    vjp=(lambda g, ans, x, idx, v: _mask_out(g, idx), None, _update_vjp_v),
+    jvp=(lambda t, ans, x, idx, v: _mask_out(t, idx), None, _update_jvp_v),
 )
 
 

@@ -17,6 +17,19 @@ def test_array_and_asarray_from_traced_values():
     assert anp.asarray(x) is not None and anp.copy(x) is not x
 
 
+def test_index_update_with_repeated_indices_keeps_the_last_write():
+    # x[[0, 2, 0]] = v writes v[2] at 0 (NumPy's last write wins): v[0] gets no gradient
+    x, v = RNG.normal(size=4), RNG.normal(size=3)
+    idx = [0, 2, 0]
+    w = np.array([1.0, 2.0, 3.0, 4.0])
+    f = lambda x, v: anp.sum(w * anp.index_update(x, idx, v))  # noqa: E731
+    gx, gv = grad(f, argnums=(0, 1))(x, v)
+    np.testing.assert_array_equal(gv, [0.0, 3.0, 1.0])
+    np.testing.assert_array_equal(gx, [0.0, 2.0, 0.0, 4.0])
+    check_grads(lambda x, v: anp.index_update(x, idx, v), x, v, modes=("fwd", "rev"), order=2)
+    check_grads(lambda x, s: anp.index_update(x, idx, s), x, 0.5, modes=("fwd", "rev"))
+
+
 def test_copy_is_identity_for_traced_values():
     check_grads(lambda x: anp.copy(x) * 2, RNG.normal(size=3))
 
