@@ -151,7 +151,9 @@ def _check_scalar(out: Any, what: str) -> None:
             "(use has_aux=True to return more), or use jacobian(f)."
         )
     v = _strip(out)
-    if type(v) is np.float64 or (type(v) is np.ndarray and v.shape == () and v.dtype.kind == "f"):
+    if isinstance(v, np.floating) or (
+        type(v) is np.ndarray and v.shape == () and v.dtype.kind == "f"
+    ):
         return  # the common case: a real scalar
     shape = np.shape(v)
     if shape != ():

@@ -234,7 +234,8 @@ class Primitive:
 
 
 # Node kind of getitem: its VJP scatters g into zeros at the index, which the sweep does in
-# place on the input's cotangent instead (no zeros of the full shape per slice).
+# place on the input's cotangent instead (no zeros of the full shape per slice), with the
+# primitive's ``scatter_into(out, idx, g)``.
 KIND_SCATTER = 3
 
 

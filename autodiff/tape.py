@@ -196,7 +196,7 @@ class Tape(Trace):
                     elif pid not in owned or type(prev) is not _nd or prev.dtype is not g.dtype:
                         prev = grads[pid] = np.array(prev, np.result_type(prev, g))
                         owned.add(pid)
-                    _scatter_into(prev, vals[1], g)
+                    prim.scatter_into(prev, vals[1], g)
                     continue
             if kind == 2:
                 g = _fill_zeros(g, ans)
@@ -227,15 +227,6 @@ class Tape(Trace):
         if free:
             self.nodes = []
         return grads
-
-
-def _scatter_into(out: np.ndarray, idx: Any, g: np.ndarray) -> None:
-    """``out[idx] += g`` with repeated fancy indices accumulating (``np.add.at``)."""
-    items = idx if isinstance(idx, tuple) else (idx,)
-    if all(i is None or i is Ellipsis or isinstance(i, slice | int | np.integer) for i in items):
-        out[idx] += g  # basic index: no element repeats, a strided add
-    else:
-        np.add.at(out, idx, g)
 
 
 def _real_for_real(g: Any, x: Any) -> Any:

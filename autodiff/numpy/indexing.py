@@ -28,12 +28,17 @@ def _is_basic(idx) -> bool:
     return all(i is None or i is Ellipsis or isinstance(i, slice | int | np.integer) for i in items)
 
 
-def _untake_impl(g, idx, shape):
-    out = np.zeros(shape, dtype=np.result_type(g))
+def _scatter_into(out, idx, g) -> None:
+    """``out[idx] += g`` in place, repeated indices accumulating."""
     if _is_basic(idx):
         out[idx] += g  # no repeats: a plain strided add, much faster than np.add.at
     else:
         np.add.at(out, idx, g)
+
+
+def _untake_impl(g, idx, shape):
+    out = np.zeros(shape, dtype=np.result_type(g))
+    _scatter_into(out, idx, g)
     return out
 
 
@@ -50,9 +55,10 @@ getitem = defop(
     vjp=lambda g, ans, x, idx: _scatter_add(g, idx, x.shape),
     jvp="linear",
 )
-# first-order sweeps add g into x's cotangent at idx in place (tape.py); the rule above
-# serves traced cotangents (higher order) and forward mode
+# first-order sweeps add g into x's cotangent at idx in place (tape.py) with scatter_into;
+# the rule above serves traced cotangents (higher order) and forward mode
 getitem.kind = KIND_SCATTER
+getitem.scatter_into = _scatter_into
 
 
 def _scatter_t(t, idx, ans):
@@ -80,7 +86,8 @@ def _written(shape, idx):
     positions, so it follows NumPy's own order."""
     if _is_basic(idx) or (isinstance(idx, np.ndarray) and idx.dtype == bool):
         return None
-    order = np.arange(np.zeros(shape, np.int8)[idx].size).reshape(np.shape(np.zeros(shape)[idx]))
+    picked = np.zeros(shape, np.int8)[idx]
+    order = np.arange(picked.size).reshape(picked.shape)
     last = np.full(shape, -1, np.intp)
     last[idx] = order
     return last[idx] == order

@@ -87,12 +87,21 @@ log_expit = _op(_sp.log_expit, lambda ans, x: expit(-x))  # d log s(x) = 1 - s(x
 logit = _op(_sp.logit, lambda ans, x: 1 / (x * (1 - x)))
 
 
+def _max_shift(a, axis, dtype) -> tuple[np.ndarray, bool]:
+    """The max of plain ``a`` over ``axis`` (keepdims) as ``dtype``, 0 where it is not finite:
+    the constant shift that keeps ``exp`` from overflowing; and whether every max was finite."""
+    m = np.maximum.reduce(a, axis=axis, keepdims=True, initial=-np.inf)
+    finite = bool(np.isfinite(m).all())
+    if not finite:
+        m = np.where(np.isfinite(m), m, 0)
+    return m.astype(dtype, copy=False), finite
+
+
 def _lse(a, b=None, axis=None, keepdims=False):
     a = np.asarray(a)
     if b is not None:
         a, b = np.broadcast_arrays(a, b)
-    m = np.max(a, axis=axis, keepdims=True, initial=-np.inf)
-    m = np.where(np.isfinite(m), m, 0).astype(a.dtype if a.dtype.kind == "f" else float)
+    m, _ = _max_shift(a, axis, a.dtype if a.dtype.kind == "f" else float)
     e = np.exp(a - m)
     with np.errstate(divide="ignore"):  # log(0) = -inf: all entries -inf (or weight 0)
         out = np.log(np.sum(e if b is None else b * e, axis=axis, keepdims=True)) + m
@@ -107,8 +116,7 @@ def _softmax_parts(a, b, axis, keepdims):
     shp = np.shape(_strip(a))
     if b is not None:
         shp = np.broadcast_shapes(shp, np.shape(_strip(b)))
-    m = np.max(np.broadcast_to(_strip(a), shp), axis=axis, keepdims=True, initial=-np.inf)
-    m = np.where(np.isfinite(m), m, 0).astype(_float_dtype(a))
+    m, _ = _max_shift(np.broadcast_to(_strip(a), shp), axis, _float_dtype(a))
     shifted = a - m
     lse = _logsumexp(shifted, b, axis=axis, keepdims=True)
     # where every entry is -inf the result is -inf and the gradient 0, never NaN
@@ -168,9 +176,8 @@ def _log_softmax(x, axis=None):
     x = np.asarray(x)
     if x.dtype.kind != "f":
         x = x.astype(float)
-    m = np.maximum.reduce(x, axis=axis, keepdims=True, initial=-np.inf)
-    finite = np.isfinite(m).all()
-    shifted = x - (m if finite else np.where(np.isfinite(m), m, 0).astype(x.dtype))
+    m, finite = _max_shift(x, axis, x.dtype)
+    shifted = x - m
     s = np.add.reduce(np.exp(shifted), axis=axis, keepdims=True)
     if finite:  # the max contributes exp(0) = 1: s >= 1
         lse = np.log(s)
