@@ -99,6 +99,8 @@ def _max_shift(a, axis, dtype) -> tuple[np.ndarray, bool]:
 
 def _lse(a, b=None, axis=None, keepdims=False):
     a = np.asarray(a)
+    if a.dtype.kind not in "fc":  # integers: SciPy's float64 (no -inf for the max shift)
+        a = a.astype(float)
     if b is not None:
         a, b = np.broadcast_arrays(a, b)
     m, _ = _max_shift(a, axis, a.dtype if a.dtype.kind == "f" else float)

@@ -83,6 +83,12 @@ def test_logsumexp_keeps_float32():
     assert grad(lambda a: sps.logsumexp(a, b=POS.astype(np.float32)))(a).dtype == np.float32
 
 
+def test_logsumexp_and_log_softmax_of_integers_match_scipy():
+    k = np.array([[1, 2, 3], [0, -4, 7]])
+    np.testing.assert_allclose(sps.logsumexp(k, axis=1), ss.logsumexp(k, axis=1), rtol=1e-15)
+    np.testing.assert_allclose(sps.log_softmax(k, axis=1), ss.log_softmax(k, axis=1), rtol=1e-15)
+
+
 def test_logsumexp_rejects_return_sign():
     with pytest.raises(NotImplementedError, match="return_sign"):
         sps.logsumexp(X, return_sign=True)
