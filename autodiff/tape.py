@@ -57,6 +57,24 @@ def unbroadcast(g: Any, shape: tuple, prim: Primitive | None = None, pos: int = 
     gshape = g.shape
     if gshape == shape:
         return g
+    plan = _UNBROADCAST.get((gshape, shape))
+    if plan is None:
+        plan = _unbroadcast_plan(gshape, shape, prim, pos)
+    axes, reshape = plan
+    if type(g) is np.ndarray:  # plain: nothing to record, call the ufunc's reduce directly
+        g = _add_reduce(g, axis=axes, keepdims=True)  # keepdims: an array even for shape ()
+        return g.reshape(shape) if reshape else g
+    g = OPS["sum"](g, axis=axes, keepdims=True)
+    return OPS["reshape"](g, shape) if reshape else g
+
+
+# (cotangent shape, input shape) -> (axes to sum, whether the kept-dims sum needs a reshape);
+# the shapes of a model repeat every step, so each pair is worked out once
+_UNBROADCAST: dict = {}
+_add_reduce = np.add.reduce
+
+
+def _unbroadcast_plan(gshape: tuple, shape: tuple, prim: Primitive | None, pos: int) -> tuple:
     ndiff = len(gshape) - len(shape)
     if ndiff < 0 or any(s != 1 and s != gs for s, gs in zip(shape, gshape[ndiff:], strict=False)):
         name = prim.name if isinstance(prim, Primitive) else "a primitive"
@@ -66,12 +84,11 @@ def unbroadcast(g: Any, shape: tuple, prim: Primitive | None = None, pos: int = 
     axes = tuple(range(ndiff)) + tuple(
         i + ndiff for i, s in enumerate(shape) if s == 1 and gshape[i + ndiff] != 1
     )
-    if type(g) is np.ndarray:  # plain: nothing to record, use NumPy's methods directly
-        return g.sum(axis=axes).reshape(shape)
-    g = OPS["sum"](g, axis=axes)
-    if g.shape != shape:
-        g = OPS["reshape"](g, shape)
-    return g
+    kept = tuple(1 if i in axes else s for i, s in enumerate(gshape))
+    plan = (axes, kept != shape)
+    if len(_UNBROADCAST) < 4096:
+        _UNBROADCAST[(gshape, shape)] = plan
+    return plan
 
 
 class Tape(Trace):

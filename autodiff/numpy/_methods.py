@@ -75,16 +75,25 @@ def _array(self, dtype=None, copy=None):
 
 
 def _array_ufunc(self, ufunc, method, *inputs, **kw):
+    # ``ndarray <op> traced`` lands here (x @ W with a constant x): a dict lookup, once known
+    if method == "__call__" and not kw:
+        fn = _UFUNC_RULES.get(ufunc)
+        if fn is not None:
+            return fn(*inputs)
     anp = _anp()
     fn = getattr(anp, ufunc.__name__, None)
     if method == "__call__" and not kw.get("out") and fn is not None and _is_rule(fn):
         kw.pop("out", None)
+        _UFUNC_RULES[ufunc] = fn
         return fn(*inputs, **kw)
     raise NotImplementedError(
         f"numpy.{ufunc.__name__}{'' if method == '__call__' else '.' + method} got a traced "
         "array and autodiff has no rule for this call. Inside differentiated code use "
         "autodiff.numpy as anp."
     )
+
+
+_UFUNC_RULES: dict = {}  # NumPy ufunc -> its autodiff.numpy rule, filled as calls arrive
 
 
 # module names inside numpy that are not namespaces of their own (numpy.lib.stride_tricks

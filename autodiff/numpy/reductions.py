@@ -46,20 +46,23 @@ def _keepdims(g, shape, axis, keepdims):
 
 def _expand_reduced(g, shape, axis, keepdims):
     """Broadcast a reduced cotangent ``g`` back to the input ``shape``."""
-    g = _keepdims(g, shape, axis, keepdims)
     if type(g) is np.ndarray or isinstance(g, np.generic):  # plain: nothing to record
+        if axis is not None and not keepdims and len(shape):
+            g = g.reshape(_kept_shape(shape, axis))
         if math.prod(shape) <= _SMALL:  # a copy is cheaper than np.broadcast_to's view
-            out = np.empty(shape, np.result_type(g))
+            out = np.empty(shape, g.dtype)
             out[...] = g
             return out
         return np.broadcast_to(g, shape)
-    return broadcast_to(g, shape)
+    return broadcast_to(_keepdims(g, shape, axis, keepdims), shape)
 
 
 _SMALL = 4096
 
 
 def _count(shape, axis):
+    if axis is None:
+        return math.prod(shape)
     return math.prod([shape[a] for a in _normalize_axis(axis, len(shape))])
 
 
@@ -100,8 +103,8 @@ def _mean(a, axis=None, dtype=None, out=None, keepdims=False):
 mean = defop(
     _mean,
     name="mean",
-    vjp=lambda g, ans, a, axis=None, dtype=None, out=None, keepdims=False: (
-        _expand_reduced(g, a.shape, axis, keepdims) / _count(a.shape, axis)
+    vjp=lambda g, ans, a, axis=None, dtype=None, out=None, keepdims=False: _expand_reduced(
+        g / _count(a.shape, axis), a.shape, axis, keepdims
     ),
     jvp="linear",
 )
