@@ -20,9 +20,9 @@ import numpy as np
 
 import autodiff.numpy as anp
 from autodiff import value_and_grad, vjp
-from autodiff.scipy.special import log_softmax
 from nn.activations import leaky_relu, relu, sigmoid, softplus
 from nn.layers import conv2d, conv_transpose2d, max_pool2d
+from nn.losses import softmax_cross_entropy
 
 __all__ = [
     "cross_entropy",
@@ -40,8 +40,9 @@ __all__ = [
 
 
 def cross_entropy(logits, y):
-    """Mean softmax cross-entropy of logits (N, K) and integer labels y (N,)."""
-    return -anp.mean(log_softmax(logits, axis=1)[np.arange(len(y)), y])
+    """Mean softmax cross-entropy of logits (N, K) and integer labels y (N,): one primitive,
+    ``nn.losses.softmax_cross_entropy``, whose rule is the hand derivations' (p - onehot) / N."""
+    return softmax_cross_entropy(logits, y)
 
 
 def _mlp_logits(params, x):

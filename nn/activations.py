@@ -1,9 +1,11 @@
 """Activation functions over ``autodiff.numpy``.
 
 Each one is stable for large ``|x|`` and keeps the input's dtype (float32 stays float32).
-All are compositions of ``autodiff.numpy`` ops except ``sigmoid``, a primitive of its own
-(``OPS["nn.sigmoid"]``): it sits on every gate of every recurrent cell, where one node with
-the rule ``s (1 - s)`` costs a quarter of the four-op composition.
+All are compositions of ``autodiff.numpy`` ops except ``sigmoid``, ``relu`` and
+``leaky_relu``, primitives of their own (``OPS["nn.sigmoid"]``, ...): they sit on every gate
+and every hidden layer, where one node with its rule (``s (1 - s)``, the mask ``x > 0``) costs
+a fraction of the composition (a comparison, a ``where`` and a product: two or three nodes
+and three ``where`` calls backwards for ``leaky_relu``).
 """
 
 from __future__ import annotations
@@ -63,24 +65,49 @@ array([0. , 0.5, 1. ])
 """
 
 
-def relu(x):
-    """``max(x, 0)``. At exactly 0 the derivative is 0 (the subgradient PyTorch and JAX use).
-
-    >>> import numpy as np
-    >>> relu(np.array([-1.0, 0.0, 2.0]))
-    array([0., 0., 2.])
-    """
-    return anp.where(x > 0, x, 0)
+def _relu_mask(ans):
+    return ans > 0  # x > 0 exactly when max(x, 0) > 0: the rule keeps only the output
 
 
-def leaky_relu(x, negative_slope: float = 0.01):
-    """``x`` for ``x > 0``, else ``negative_slope * x`` (derivative ``negative_slope`` at 0).
+relu = defop(
+    lambda x: np.maximum(x, 0),
+    name="nn.relu",
+    vjp=lambda g, ans, x: g * _relu_mask(ans),
+    jvp=lambda t, ans, x: t * _relu_mask(ans),
+    batch_jvp=True,
+    domain="nonzero",
+)
+relu.__doc__ = """``max(x, 0)``. At exactly 0 the derivative is 0 (PyTorch's and JAX's subgradient).
 
-    >>> import numpy as np
-    >>> leaky_relu(np.array([-2.0, 3.0]), 0.2)
-    array([-0.4,  3. ])
-    """
-    return anp.where(x > 0, x, negative_slope * x)
+A primitive: one node whose rule multiplies by the mask ``x > 0``. NaN stays NaN.
+
+>>> import numpy as np
+>>> relu(np.array([-1.0, 0.0, 2.0]))
+array([0., 0., 2.])
+"""
+
+
+def _leaky_relu(x, negative_slope=0.01):
+    return np.where(x > 0, x, np.multiply(x, negative_slope))
+
+
+leaky_relu = defop(
+    _leaky_relu,
+    name="nn.leaky_relu",
+    vjp=lambda g, ans, x, negative_slope=0.01: anp.where(x > 0, g, g * negative_slope),
+    jvp=lambda t, ans, x, negative_slope=0.01: anp.where(x > 0, t, t * negative_slope),
+    batch_jvp=True,
+    domain="nonzero",
+)
+leaky_relu.__doc__ = """``x`` for ``x > 0``, else ``negative_slope * x``.
+
+A primitive (one node); ``negative_slope`` is a constant. At 0 the derivative is
+``negative_slope``.
+
+>>> import numpy as np
+>>> leaky_relu(np.array([-2.0, 3.0]), 0.2)
+array([-0.4,  3. ])
+"""
 
 
 def elu(x, alpha: float = 1.0):

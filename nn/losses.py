@@ -1,7 +1,10 @@
 """Losses and penalties over ``autodiff.numpy``; batch losses are means over N.
 
 ``log_softmax`` is ``autodiff.scipy.special.log_softmax``, one primitive (max-shifted, so
-stable for any logit size, with the rule ``g - softmax * sum g``).
+stable for any logit size, with the rule ``g - softmax * sum g``). Softmax cross-entropy with
+integer labels is one primitive too (``OPS["nn.softmax_cross_entropy"]``), with the textbook
+rule ``(softmax - onehot) / N``: one node where the composition (log-softmax, pick, mean,
+negate) records four.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from typing import Any
 import numpy as np
 
 import autodiff.numpy as anp
-from autodiff import stop_gradient, tree_leaves
+from autodiff import defop, stop_gradient, tree_leaves
 from autodiff.scipy.special import log_softmax as _log_softmax
 
 __all__ = [
@@ -69,21 +72,70 @@ def softmax_cross_entropy(logits, labels):
     >>> softmax_cross_entropy(np.array([[0.0, 0.0]]), np.array([1]))
     np.float64(0.6931471805599453)
     """
-    logp = log_softmax(logits, axis=-1)
-    if np.issubdtype(np.result_type(stop_gradient(labels)), np.integer):
-        labels = np.asarray(labels)
+    plain = labels if type(labels) is np.ndarray else np.asarray(stop_gradient(labels))
+    if plain.dtype.kind in "iu":
+        labels = plain
         if labels.shape != logits.shape[:-1]:
             raise ValueError(
                 f"softmax_cross_entropy: integer labels of shape {labels.shape} do not match "
                 f"logits of shape {logits.shape}; expected labels of shape {logits.shape[:-1]}."
             )
-        labels = np.eye(logits.shape[-1], dtype=np.result_type(stop_gradient(logits)))[labels]
-    elif labels.shape != logits.shape:
+        k = logits.shape[-1]
+        if labels.size and (_min(labels, axis=None) < 0 or _max(labels, axis=None) >= k):
+            raise ValueError(
+                f"softmax_cross_entropy: labels must be classes 0..{k - 1} for {k} logits, got "
+                f"values from {labels.min()} to {labels.max()}."
+            )
+        return _xent_int(logits, labels)
+    if labels.shape != logits.shape:
         raise ValueError(
             f"softmax_cross_entropy: target distributions of shape {labels.shape} must match "
             f"logits of shape {logits.shape} (or pass integer labels)."
         )
-    return -anp.mean(anp.sum(labels * logp, axis=-1))
+    return -anp.mean(anp.sum(labels * log_softmax(logits, axis=-1), axis=-1))
+
+
+_min, _max = np.minimum.reduce, np.maximum.reduce
+
+
+def _xent_int_fwd(logits, labels):
+    logp = _log_softmax(logits, axis=-1)
+    picked = logp.reshape(-1, logp.shape[-1])[np.arange(labels.size), labels.ravel()]
+    if not picked.size:
+        return -np.mean(picked)  # NaN with NumPy's warning, as the mean of nothing
+    return -(np.add.reduce(picked, axis=None) / picked.size)
+
+
+def _onehot(labels, k, dtype):
+    return np.eye(k, dtype=dtype)[labels]
+
+
+def _xent_int_vjp(g, ans, logits, labels):
+    # d/dlogits of mean_n -log softmax(z_n)[y_n] = (softmax(z_n) - onehot(y_n)) / N
+    scale = g / labels.size
+    if type(logits) is np.ndarray and (type(g) is np.ndarray or isinstance(g, np.generic)):
+        # plain values (first order): one softmax, then everything in place
+        p = np.subtract(logits, _max(logits, axis=-1, keepdims=True))
+        np.exp(p, out=p)
+        p /= np.add.reduce(p, axis=-1, keepdims=True)
+        rows = p.reshape(-1, p.shape[-1])
+        rows[np.arange(rows.shape[0]), labels.ravel()] -= 1
+        p *= scale
+        return p
+    p = anp.exp(log_softmax(logits, axis=-1))  # traced: written to be differentiated again
+    return scale * (p - _onehot(labels, p.shape[-1], p.dtype))
+
+
+def _xent_int_jvp(t, ans, logits, labels):
+    p = anp.exp(log_softmax(logits, axis=-1))
+    rows = anp.reshape(t, (-1, t.shape[-1]))
+    return (anp.sum(p * t) - anp.sum(rows[np.arange(rows.shape[0]), labels.ravel()])) / labels.size
+
+
+_xent_int = defop(
+    _xent_int_fwd, name="nn.softmax_cross_entropy", vjp=(_xent_int_vjp, None),
+    jvp=(_xent_int_jvp, None),
+)  # fmt: skip
 
 
 def binary_cross_entropy_with_logits(logits, targets):

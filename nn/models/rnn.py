@@ -30,7 +30,7 @@ import autodiff.numpy as anp
 from autodiff import stop_gradient, value_and_grad
 from nn import init as nn_init
 from nn.activations import relu, sigmoid
-from nn.losses import log_softmax, mse
+from nn.losses import mse, softmax_cross_entropy
 from nn.optim import Optimizer, clip_by_global_norm, global_norm
 
 __all__ = [
@@ -497,8 +497,8 @@ def _loss_term(out: dict | None, ys, ts, loss: str, scale: float):
         return 0.5 * anp.sum(r * r) * (scale / N)
     if loss == "mse":  # mean over (N, S, ...) times S: the sum over steps of each step's mean
         return mse(z, ts) * (scale * S)
-    onehot = np.asarray(ts)[..., None] == np.arange(z.shape[-1])
-    return -anp.sum(log_softmax(z) * onehot.astype(z.dtype)) * (scale / N)
+    # the mean over (N, S) labels times S: the sum over steps of each step's batch mean
+    return softmax_cross_entropy(z, np.asarray(ts)) * (scale * S)
 
 
 def _segment(params, states, xs, ts, probes, *, kind, loss, scale, read):

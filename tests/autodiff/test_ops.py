@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 from opspec import elementwise_case
 
 import autodiff.numpy  # noqa: F401  registers every primitive
-import nn.activations  # noqa: F401  registers nn's one primitive, nn.sigmoid
+import nn.activations  # noqa: F401  registers nn's primitives (OPS["nn.*"])
+import nn.losses  # noqa: F401
 from autodiff import check_grads, jvp, vjp
 from autodiff.primitive import OPS, _strip
 
