@@ -52,7 +52,10 @@ class _At:
 
 def _plain_index(idx):
     if isinstance(idx, tuple):
-        return tuple(_strip(i) for i in idx)
+        for i in idx:
+            if isinstance(i, Traced):  # an index computed from traced values: its value
+                return tuple(_strip(i) for i in idx)
+        return idx
     return _strip(idx)
 
 

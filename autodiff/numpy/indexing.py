@@ -24,14 +24,21 @@ def _scatter_add(g, idx, shape):
 
 def _is_basic(idx) -> bool:
     """Ints, slices, Ellipsis and None only: such an index never repeats an element."""
-    items = idx if isinstance(idx, tuple) else (idx,)
-    return all(i is None or i is Ellipsis or isinstance(i, slice | int | np.integer) for i in items)
+    for i in idx if type(idx) is tuple else (idx,):
+        t = type(i)
+        if not (t is slice or t is int or i is None or i is Ellipsis or isinstance(i, np.integer)):
+            return False
+    return True
 
 
 def _scatter_into(out, idx, g) -> None:
     """``out[idx] += g`` in place, repeated indices accumulating."""
-    if _is_basic(idx):
-        out[idx] += g  # no repeats: a plain strided add, much faster than np.add.at
+    if _is_basic(idx):  # no repeats: a plain strided add, much faster than np.add.at
+        view = out[idx]
+        if type(view) is np.ndarray:
+            np.add(view, g, out=view)  # (``out[idx] += g`` would also copy the view onto itself)
+        else:  # a single element
+            out[idx] += g
     else:
         np.add.at(out, idx, g)
 
