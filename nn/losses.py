@@ -16,6 +16,7 @@ import numpy as np
 import autodiff.numpy as anp
 from autodiff import defop, stop_gradient, tree_leaves
 from autodiff.scipy.special import log_softmax as _log_softmax
+from autodiff.scipy.special import softmax as _softmax
 
 __all__ = [
     "l1",
@@ -98,9 +99,14 @@ def softmax_cross_entropy(logits, labels):
 _min, _max = np.minimum.reduce, np.maximum.reduce
 
 
+def _label_entries(labels):
+    """The index of each label's entry in the (M, K) rows of (..., K) logits."""
+    return np.arange(labels.size), labels.ravel()
+
+
 def _xent_int_fwd(logits, labels):
     logp = _log_softmax(logits, axis=-1)
-    picked = logp.reshape(-1, logp.shape[-1])[np.arange(labels.size), labels.ravel()]
+    picked = logp.reshape(-1, logp.shape[-1])[_label_entries(labels)]
     if not picked.size:
         return -np.mean(picked)  # NaN with NumPy's warning, as the mean of nothing
     return -(np.add.reduce(picked, axis=None) / picked.size)
@@ -114,22 +120,20 @@ def _xent_int_vjp(g, ans, logits, labels):
     # d/dlogits of mean_n -log softmax(z_n)[y_n] = (softmax(z_n) - onehot(y_n)) / N
     scale = g / labels.size
     if type(logits) is np.ndarray and (type(g) is np.ndarray or isinstance(g, np.generic)):
-        # plain values (first order): one softmax, then everything in place
-        p = np.subtract(logits, _max(logits, axis=-1, keepdims=True))
+        # plain values (first order): the softmax, then everything in place
+        p = _log_softmax(logits, axis=-1)
         np.exp(p, out=p)
-        p /= np.add.reduce(p, axis=-1, keepdims=True)
-        rows = p.reshape(-1, p.shape[-1])
-        rows[np.arange(rows.shape[0]), labels.ravel()] -= 1
+        p.reshape(-1, p.shape[-1])[_label_entries(labels)] -= 1
         p *= scale
         return p
-    p = anp.exp(log_softmax(logits, axis=-1))  # traced: written to be differentiated again
+    p = _softmax(logits, axis=-1)  # traced: written to be differentiated again
     return scale * (p - _onehot(labels, p.shape[-1], p.dtype))
 
 
 def _xent_int_jvp(t, ans, logits, labels):
-    p = anp.exp(log_softmax(logits, axis=-1))
     rows = anp.reshape(t, (-1, t.shape[-1]))
-    return (anp.sum(p * t) - anp.sum(rows[np.arange(rows.shape[0]), labels.ravel()])) / labels.size
+    picked = rows[_label_entries(labels)]
+    return (anp.sum(_softmax(logits, axis=-1) * t) - anp.sum(picked)) / labels.size
 
 
 _xent_int = defop(

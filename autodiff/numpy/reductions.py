@@ -46,15 +46,15 @@ def _keepdims(g, shape, axis, keepdims):
 
 def _expand_reduced(g, shape, axis, keepdims):
     """Broadcast a reduced cotangent ``g`` back to the input ``shape``."""
+    if axis is not None:  # (a full reduction's scalar broadcasts as it is)
+        g = _keepdims(g, shape, axis, keepdims)
     if type(g) is np.ndarray or isinstance(g, np.generic):  # plain: nothing to record
-        if axis is not None and not keepdims and len(shape):
-            g = g.reshape(_kept_shape(shape, axis))
         if math.prod(shape) <= _SMALL:  # a copy is cheaper than np.broadcast_to's view
             out = np.empty(shape, g.dtype)
             out[...] = g
             return out
         return np.broadcast_to(g, shape)
-    return broadcast_to(_keepdims(g, shape, axis, keepdims), shape)
+    return broadcast_to(g, shape)
 
 
 _SMALL = 4096
