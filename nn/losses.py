@@ -15,6 +15,7 @@ import numpy as np
 
 import autodiff.numpy as anp
 from autodiff import defop, stop_gradient, tree_leaves
+from autodiff.primitive import Traced
 from autodiff.scipy.special import log_softmax as _log_softmax
 from autodiff.scipy.special import softmax as _softmax
 
@@ -87,7 +88,8 @@ def softmax_cross_entropy(logits, labels):
                 f"softmax_cross_entropy: labels must be classes 0..{k - 1} for {k} logits, got "
                 f"values from {labels.min()} to {labels.max()}."
             )
-        return _xent_int(logits, labels)
+        # a traced call keeps the forward's log-softmax for the rule (the tape holds it)
+        return _xent_int(logits, labels, res=[] if isinstance(logits, Traced) else None)
     if labels.shape != logits.shape:
         raise ValueError(
             f"softmax_cross_entropy: target distributions of shape {labels.shape} must match "
@@ -104,8 +106,10 @@ def _label_entries(labels):
     return np.arange(labels.size), labels.ravel()
 
 
-def _xent_int_fwd(logits, labels):
+def _xent_int_fwd(logits, labels, res=None):
     logp = _log_softmax(logits, axis=-1)
+    if res is not None:
+        res.append(logp)
     picked = logp.reshape(-1, logp.shape[-1])[_label_entries(labels)]
     if not picked.size:
         return -np.mean(picked)  # NaN with NumPy's warning, as the mean of nothing
@@ -116,13 +120,17 @@ def _onehot(labels, k, dtype):
     return np.eye(k, dtype=dtype)[labels]
 
 
-def _xent_int_vjp(g, ans, logits, labels):
+def _xent_int_vjp(g, ans, logits, labels, res=None):
     # d/dlogits of mean_n -log softmax(z_n)[y_n] = (softmax(z_n) - onehot(y_n)) / N
     scale = g / labels.size
     if type(logits) is np.ndarray and (type(g) is np.ndarray or isinstance(g, np.generic)):
-        # plain values (first order): the softmax, then everything in place
-        p = _log_softmax(logits, axis=-1)
-        np.exp(p, out=p)
+        # plain values (first order): the softmax, from the forward's log-softmax of these
+        # same logits when it kept it (``res``), then everything in place
+        if res is not None and len(res) == 1 and type(res[0]) is np.ndarray:
+            p = np.exp(res[0])
+        else:
+            p = _log_softmax(logits, axis=-1)
+            np.exp(p, out=p)
         p.reshape(-1, p.shape[-1])[_label_entries(labels)] -= 1
         p *= scale
         return p
@@ -130,7 +138,7 @@ def _xent_int_vjp(g, ans, logits, labels):
     return scale * (p - _onehot(labels, p.shape[-1], p.dtype))
 
 
-def _xent_int_jvp(t, ans, logits, labels):
+def _xent_int_jvp(t, ans, logits, labels, res=None):
     rows = anp.reshape(t, (-1, t.shape[-1]))
     picked = rows[_label_entries(labels)]
     return (anp.sum(_softmax(logits, axis=-1) * t) - anp.sum(picked)) / labels.size
