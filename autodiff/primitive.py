@@ -153,11 +153,12 @@ class Primitive:
                         ans = self.fun(va, **kw)
                         nodes = tape.nodes
                         plan = self.lean1
-                        if plan is not None and _big(va, ans):
-                            nodes.append((self, _slim(plan, (va,)), kw, _slim_ans(plan, ans),
-                                          ((0, a._id),)))  # fmt: skip
-                            return tracer(ans, tape, len(nodes) - 1)
-                        nodes.append((self, (va,), kw, ans, ((0, a._id),)))
+                        if plan is None:
+                            nodes.append((self, (va,), kw, ans, ((0, a._id),)))
+                        else:
+                            sa = va if plan[1] else _lean(va)
+                            keep = ans if plan[0] else _lean(ans)
+                            nodes.append((self, (sa,), kw, keep, ((0, a._id),)))
                         return tracer(ans, tape, len(nodes) - 1)
             elif n == 2:
                 a, b = args
@@ -172,11 +173,13 @@ class Primitive:
                         ans = self.fun(va, b, **kw)
                         nodes = tape.nodes
                         plan = self.lean_a
-                        if plan is not None and _big(va, ans):
-                            nodes.append((self, _slim(plan, (va, b)), kw, _slim_ans(plan, ans),
-                                          ((0, a._id),)))  # fmt: skip
-                            return tracer(ans, tape, len(nodes) - 1)
-                        nodes.append((self, (va, b), kw, ans, ((0, a._id),)))
+                        if plan is None:
+                            nodes.append((self, (va, b), kw, ans, ((0, a._id),)))
+                        else:
+                            sa = va if plan[1] else _lean(va)
+                            sb = b if plan[2] else _lean(b)
+                            keep = ans if plan[0] else _lean(ans)
+                            nodes.append((self, (sa, sb), kw, keep, ((0, a._id),)))
                         return tracer(ans, tape, len(nodes) - 1)
                 elif tb and not ta and not isinstance(a, Traced):
                     vb = b._value
@@ -185,11 +188,13 @@ class Primitive:
                         ans = self.fun(a, vb, **kw)
                         nodes = tape.nodes
                         plan = self.lean_b
-                        if plan is not None and _big(vb, ans):
-                            nodes.append((self, _slim(plan, (a, vb)), kw, _slim_ans(plan, ans),
-                                          ((1, b._id),)))  # fmt: skip
-                            return tracer(ans, tape, len(nodes) - 1)
-                        nodes.append((self, (a, vb), kw, ans, ((1, b._id),)))
+                        if plan is None:
+                            nodes.append((self, (a, vb), kw, ans, ((1, b._id),)))
+                        else:
+                            sa = a if plan[1] else _lean(a)
+                            sb = vb if plan[2] else _lean(vb)
+                            keep = ans if plan[0] else _lean(ans)
+                            nodes.append((self, (sa, sb), kw, keep, ((1, b._id),)))
                         return tracer(ans, tape, len(nodes) - 1)
                 elif ta and tb and a._trace is b._trace:
                     va = a._value
@@ -199,11 +204,13 @@ class Primitive:
                         ans = self.fun(va, vb, **kw)
                         nodes = tape.nodes
                         plan = self.lean_ab
-                        if plan is not None and (_big(va, ans) or _big(vb, ans)):
-                            nodes.append((self, _slim(plan, (va, vb)), kw, _slim_ans(plan, ans),
-                                          ((0, a._id), (1, b._id))))  # fmt: skip
-                            return tracer(ans, tape, len(nodes) - 1)
-                        nodes.append((self, (va, vb), kw, ans, ((0, a._id), (1, b._id))))
+                        if plan is None:
+                            nodes.append((self, (va, vb), kw, ans, ((0, a._id), (1, b._id))))
+                        else:
+                            sa = va if plan[1] else _lean(va)
+                            sb = vb if plan[2] else _lean(vb)
+                            keep = ans if plan[0] else _lean(ans)
+                            nodes.append((self, (sa, sb), kw, keep, ((0, a._id), (1, b._id))))
                         return tracer(ans, tape, len(nodes) - 1)
         top = None
         level = 0
@@ -320,21 +327,11 @@ def _save_plan(prim: Primitive, parents: tuple[int, ...], nargs: int) -> tuple |
     return tuple(m == "value" for m in modes)
 
 
-def _big(x: Any, ans: Any) -> bool:
-    return (type(x) is _ndarray and x.size >= _LEAN_MIN) or (
-        type(ans) is _ndarray and ans.size >= _LEAN_MIN
-    )
-
-
-def _slim(plan: tuple, vals: tuple) -> tuple:
-    return tuple(
-        v if keep or not isinstance(v, _ndarray) else _Meta(v)
-        for keep, v in zip(plan[1:], vals, strict=True)
-    )
-
-
-def _slim_ans(plan: tuple, ans: Any) -> Any:
-    return ans if plan[0] or not isinstance(ans, _ndarray) else _Meta(ans)
+def _lean(x: Any) -> Any:
+    """``x`` as a node keeps a value its rules do not read: a _Meta stub if it is big."""
+    if type(x) is _ndarray and x.size >= _LEAN_MIN:
+        return _Meta(x)
+    return x
 
 
 def _strip(x: Any) -> Any:
