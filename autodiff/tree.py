@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 __all__ = ["TreeDef", "tree_flatten", "tree_unflatten", "tree_map", "tree_leaves", "tree_structure"]
 
 
@@ -22,7 +24,7 @@ class TreeDef:
         self.kind = kind  # "leaf", "none", "tuple", "list", "dict", "namedtuple"
         self.meta = meta  # dict keys or namedtuple type
         self.children = children
-        self.num_leaves = 1 if kind == "leaf" else sum(c.num_leaves for c in children)
+        self.num_leaves = 1 if kind == "leaf" else sum([c.num_leaves for c in children])
 
     def __eq__(self, other: object) -> bool:
         return (
@@ -51,26 +53,38 @@ class TreeDef:
 
 _LEAF = TreeDef("leaf", None, ())
 _NONE = TreeDef("none", None, ())
+_ndarray = np.ndarray
 
 
 def _flatten(tree: Any, leaves: list) -> TreeDef:
     t = type(tree)
     if t is dict:
         keys = sorted(tree)
-        return TreeDef("dict", tuple(keys), tuple(_flatten(tree[k], leaves) for k in keys))
+        return TreeDef("dict", tuple(keys), _children([tree[k] for k in keys], leaves))
     if t is list:
-        return TreeDef("list", None, tuple(_flatten(x, leaves) for x in tree))
+        return TreeDef("list", None, _children(tree, leaves))
     if t is tuple:
-        return TreeDef("tuple", None, tuple(_flatten(x, leaves) for x in tree))
+        return TreeDef("tuple", None, _children(tree, leaves))
     if tree is None:
         return _NONE
     if isinstance(tree, tuple) and hasattr(tree, "_fields"):
-        return TreeDef("namedtuple", t, tuple(_flatten(x, leaves) for x in tree))
+        return TreeDef("namedtuple", t, _children(tree, leaves))
     if isinstance(tree, dict):
         keys = sorted(tree)
-        return TreeDef("dict", tuple(keys), tuple(_flatten(tree[k], leaves) for k in keys))
+        return TreeDef("dict", tuple(keys), _children([tree[k] for k in keys], leaves))
     leaves.append(tree)
     return _LEAF
+
+
+def _children(items: Any, leaves: list) -> tuple[TreeDef, ...]:
+    defs = []
+    for x in items:
+        if type(x) is _ndarray:  # the common leaf, without a call
+            leaves.append(x)
+            defs.append(_LEAF)
+        else:
+            defs.append(_flatten(x, leaves))
+    return tuple(defs)
 
 
 def tree_flatten(tree: Any) -> tuple[list, TreeDef]:
@@ -84,16 +98,17 @@ def tree_flatten(tree: Any) -> tuple[list, TreeDef]:
 
 
 def _unflatten(td: TreeDef, it) -> Any:
-    if td.kind == "leaf":
+    kind = td.kind
+    if kind == "leaf":
         return next(it)
-    if td.kind == "none":
+    if kind == "none":
         return None
-    children = [_unflatten(c, it) for c in td.children]
-    if td.kind == "dict":
+    children = [next(it) if c is _LEAF else _unflatten(c, it) for c in td.children]
+    if kind == "dict":
         return dict(zip(td.meta, children, strict=False))
-    if td.kind == "list":
+    if kind == "list":
         return children
-    if td.kind == "tuple":
+    if kind == "tuple":
         return tuple(children)
     return td.meta(*children)
 
