@@ -351,12 +351,28 @@ def _deriv_rules(deriv: Callable | Sequence[Callable | None]) -> tuple[tuple, tu
             vjps.append(None)
             jvps.append(None)
             continue
-        vjp = lambda g, ans, *args, _d=d, **kw: g * _d(ans, *args, **kw)  # noqa: E731
+        vjp = _elementwise_vjp(d)
         d_uses = _param_usage(d)
         vjp._uses = None if d_uses is None else ("value",) + d_uses
         vjps.append(vjp)
         jvps.append(lambda t, ans, *args, _d=d, **kw: t * _d(ans, *args, **kw))
     return tuple(vjps), tuple(jvps)
+
+
+def _elementwise_vjp(d: Callable) -> Callable:
+    """``g * d(ans, *args)``; without argument packing when ``d`` takes one or two inputs."""
+    code = getattr(d, "__code__", None)
+    plain = (
+        code is not None
+        and not code.co_flags & 0x0C  # no *args, **kw
+        and not code.co_kwonlyargcount
+        and not getattr(d, "__defaults__", None)
+    )
+    if plain and code.co_argcount == 2:
+        return lambda g, ans, x, _d=d: g * _d(ans, x)
+    if plain and code.co_argcount == 3:
+        return lambda g, ans, x, y, _d=d: g * _d(ans, x, y)
+    return lambda g, ans, *args, _d=d, **kw: g * _d(ans, *args, **kw)
 
 
 def _make_linear_jvp(prim_ref: list, pos: int) -> Callable:

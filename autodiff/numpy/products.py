@@ -41,7 +41,7 @@ def _matmul_vjp_a(g, ans, a, b):
         return reshape(g, g.shape + (1,)) * b
     if a.ndim == 1:  # (k,) @ (..., k, m) -> (..., m)
         return matmul(b, reshape(g, g.shape + (1,)))[..., 0] if b.ndim > 2 else matmul(b, g)
-    return matmul(g, _mT(b))
+    return g @ b.mT  # the operators: NumPy's own for plain values, the primitive's if traced
 
 
 def _matmul_vjp_b(g, ans, a, b):
@@ -51,7 +51,7 @@ def _matmul_vjp_b(g, ans, a, b):
         return reshape(a, (-1, 1)) * reshape(g, g.shape[:-1] + (1,) + g.shape[-1:])
     if b.ndim == 1:
         return matmul(_mT(a), reshape(g, g.shape + (1,)))[..., 0] if a.ndim > 2 else matmul(g, a)
-    return matmul(_mT(a), g)
+    return a.mT @ g
 
 
 def _matmul_jvp_a(t, ans, a, b):
