@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import autodiff.numpy as anp
-from autodiff import check_grads, grad, value_and_grad
+from autodiff import check_grads, grad, hessian, value_and_grad, vjp
 from nn import activations, init, layers, losses
 
 RNG = np.random.default_rng(0)
@@ -265,6 +265,20 @@ def test_softmax_cross_entropy_values_grads_and_stability():
     assert losses.softmax_cross_entropy(z.astype("f4"), y).dtype == np.float32
     with pytest.raises(ValueError, match="expected labels of shape"):
         losses.softmax_cross_entropy(z, np.array([0, 1]))
+
+
+def test_softmax_cross_entropy_rule_from_the_kept_forward_matches_a_recomputed_one():
+    # a traced call keeps the forward's log-softmax for the rule; the primitive called
+    # directly (no res) recomputes it: same gradient, and a reused vjp_fn stays exact
+    z, y = RNG.normal(size=(6, 4)) * 30, RNG.integers(0, 4, size=6)
+    kept = grad(lambda z: losses.softmax_cross_entropy(z, y))(z)
+    recomputed = grad(lambda z: losses._xent_int(z, y))(z)
+    np.testing.assert_array_equal(kept, recomputed)
+    _, f_vjp = vjp(lambda z: losses.softmax_cross_entropy(z, y), z)
+    np.testing.assert_array_equal(f_vjp(1.0)[0], kept)
+    np.testing.assert_array_equal(f_vjp(2.0)[0], 2 * kept)
+    h_kept = hessian(lambda z: losses.softmax_cross_entropy(z, y))(z)
+    np.testing.assert_allclose(h_kept, hessian(lambda z: losses._xent_int(z, y))(z), atol=1e-15)
 
 
 def test_binary_cross_entropy_with_logits():
