@@ -166,52 +166,28 @@ class Primitive:
                 tb = type(b) is tracer
                 if not ta and not tb and not isinstance(a, Traced) and not isinstance(b, Traced):
                     return self.fun(a, b, **kw)
+                # which of a, b is traced on which tape; the node's record is then the same
+                tape = None
                 if ta and not tb and not isinstance(b, Traced):
-                    va = a._value
-                    if not isinstance(va, Traced):
-                        tape = a._trace
-                        ans = self.fun(va, b, **kw)
-                        nodes = tape.nodes
-                        plan = self.lean_a
-                        if plan is None:
-                            nodes.append((self, (va, b), kw, ans, ((0, a._id),)))
-                        else:
-                            sa = va if plan[1] else _lean(va)
-                            sb = b if plan[2] else _lean(b)
-                            keep = ans if plan[0] else _lean(ans)
-                            nodes.append((self, (sa, sb), kw, keep, ((0, a._id),)))
-                        return tracer(ans, tape, len(nodes) - 1)
+                    va, vb, tape = a._value, b, a._trace
+                    plan, parents = self.lean_a, ((0, a._id),)
                 elif tb and not ta and not isinstance(a, Traced):
-                    vb = b._value
-                    if not isinstance(vb, Traced):
-                        tape = b._trace
-                        ans = self.fun(a, vb, **kw)
-                        nodes = tape.nodes
-                        plan = self.lean_b
-                        if plan is None:
-                            nodes.append((self, (a, vb), kw, ans, ((1, b._id),)))
-                        else:
-                            sa = a if plan[1] else _lean(a)
-                            sb = vb if plan[2] else _lean(vb)
-                            keep = ans if plan[0] else _lean(ans)
-                            nodes.append((self, (sa, sb), kw, keep, ((1, b._id),)))
-                        return tracer(ans, tape, len(nodes) - 1)
+                    va, vb, tape = a, b._value, b._trace
+                    plan, parents = self.lean_b, ((1, b._id),)
                 elif ta and tb and a._trace is b._trace:
-                    va = a._value
-                    vb = b._value
-                    if not isinstance(va, Traced) and not isinstance(vb, Traced):
-                        tape = a._trace
-                        ans = self.fun(va, vb, **kw)
-                        nodes = tape.nodes
-                        plan = self.lean_ab
-                        if plan is None:
-                            nodes.append((self, (va, vb), kw, ans, ((0, a._id), (1, b._id))))
-                        else:
-                            sa = va if plan[1] else _lean(va)
-                            sb = vb if plan[2] else _lean(vb)
-                            keep = ans if plan[0] else _lean(ans)
-                            nodes.append((self, (sa, sb), kw, keep, ((0, a._id), (1, b._id))))
-                        return tracer(ans, tape, len(nodes) - 1)
+                    va, vb, tape = a._value, b._value, a._trace
+                    plan, parents = self.lean_ab, ((0, a._id), (1, b._id))
+                if tape is not None and not isinstance(va, Traced) and not isinstance(vb, Traced):
+                    ans = self.fun(va, vb, **kw)
+                    nodes = tape.nodes
+                    if plan is None:
+                        nodes.append((self, (va, vb), kw, ans, parents))
+                    else:
+                        sa = va if plan[1] else _lean(va)
+                        sb = vb if plan[2] else _lean(vb)
+                        keep = ans if plan[0] else _lean(ans)
+                        nodes.append((self, (sa, sb), kw, keep, parents))
+                    return tracer(ans, tape, len(nodes) - 1)
         top = None
         level = 0
         for a in args:
