@@ -220,6 +220,9 @@ class Primitive:
 # place on the input's cotangent instead (no zeros of the full shape per slice), with the
 # primitive's ``scatter_into(out, idx, g)``.
 KIND_SCATTER = 3
+# Node kind of matmul: a 2-D product whose b is a leaf (a weight matrix) may have its b
+# cotangent a^T g deferred to the end of the sweep, where all of them are one product
+KIND_MATMUL = 4
 
 
 def _missing(name: str, pos: int, mode: str) -> Callable:

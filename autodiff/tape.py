@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from . import primitive
-from .primitive import KIND_SCATTER, OPS, Primitive, Trace, Traced
+from .primitive import KIND_MATMUL, KIND_SCATTER, OPS, Primitive, Trace, Traced
 
 __all__ = ["Tape", "Tracer", "unbroadcast"]
 
@@ -153,6 +153,7 @@ class Tape(Trace):
         # ids whose cotangent is an array this sweep made by a sum (nothing else refers to
         # it), so further contributions are added in place instead of allocating again
         owned: set = set()
+        weights = None  # _WeightProducts, made when a matmul first defers
         start = -1
         for nid, g in seeds:
             grads[nid] = g if grads[nid] is None else grads[nid] + g
@@ -177,6 +178,26 @@ class Tape(Trace):
                 gs[j] = g if gs[j] is None else gs[j] + g
                 continue
             kind = prim.kind
+            if kind == KIND_MATMUL:
+                kind = 0
+                pos, pid = parents[-1]
+                a = vals[0]
+                if (
+                    pos == 1
+                    and nodes[pid] is None  # b is a leaf: its cotangent is read after the sweep
+                    and type(g) is _nd
+                    and type(a) is _nd
+                    and a.ndim == 2
+                    and g.ndim == 2
+                    and a.shape[1] >= _DEFER_MIN_A
+                    and g.shape[1] >= _DEFER_MIN_G
+                    and a.dtype is g.dtype
+                    and g.dtype is vals[1].dtype
+                ):
+                    if weights is None:
+                        weights = _WeightProducts()
+                    weights.add(pid, a, g, grads)
+                    parents = parents[:-1]
             if kind == 0:
                 vjps = prim.vjps
                 for pos, pid in parents:
@@ -241,9 +262,65 @@ class Tape(Trace):
                     prev = grads[pid] = prev + gi
                     if type(prev) is _nd:
                         owned.add(pid)
+        if weights is not None:
+            weights.flush(grads)
         if free:
             self.nodes = []
         return grads
+
+
+# bytes of (a, g) pairs a sweep may hold for deferred weight products before summing them
+_DEFER_BYTES = 32 << 20
+# a product is deferred only if a and g have at least these many columns: measured with
+# OpenBLAS here, stacking 50 steps of batch 32 makes a^T g 20-25% faster for (128, 512)
+# (an LSTM's Wh), but up to 2x slower for (128, 128) or (32, 512), where the long inner
+# dimension of the one product and the copies cost more than T small products
+_DEFER_MIN_A = 64
+_DEFER_MIN_G = 256
+
+
+class _WeightProducts:
+    """Deferred cotangents ``a^T g`` of 2-D products ``a @ W`` with W a leaf (a weight).
+
+    A weight used at every step of a recurrence (``h_{t-1} @ Wh``) gets one ``a_t^T g_t``
+    per step. Summed at the end of the sweep as one product ``[a_1; ...; a_T]^T [g_1; ...;
+    g_T]``, BLAS runs one large GEMM instead of T small ones and T additions (as a
+    hand-written backward does). The held pairs are bounded by ``_DEFER_BYTES``; only
+    products big enough to gain are deferred (``_DEFER_MIN_A``, ``_DEFER_MIN_G``).
+    """
+
+    __slots__ = ("pairs", "nbytes")
+
+    def __init__(self) -> None:
+        self.pairs: dict = {}
+        self.nbytes = 0
+
+    def add(self, pid: int, a: np.ndarray, g: np.ndarray, grads: list) -> None:
+        pairs = self.pairs.get(pid)
+        if pairs is None:
+            pairs = self.pairs[pid] = []
+        pairs.append((a, g))
+        self.nbytes += a.nbytes + g.nbytes
+        if self.nbytes > _DEFER_BYTES:
+            self.flush(grads)
+
+    def flush(self, grads: list) -> None:
+        """Add every held weight's product into ``grads``."""
+        stacked: dict = {}  # the same cotangents may reach two weights (x Wx + h Wh)
+        for pid, pairs in self.pairs.items():
+            if len(pairs) == 1:
+                a, g = pairs[0]
+                prod = a.T @ g
+            else:
+                key = tuple([id(g) for _, g in pairs])
+                gs = stacked.get(key)
+                if gs is None:
+                    gs = stacked[key] = np.concatenate([g for _, g in pairs])
+                prod = np.concatenate([a for a, _ in pairs]).T @ gs
+            prev = grads[pid]
+            grads[pid] = prod if prev is None else prev + prod
+        self.pairs = {}
+        self.nbytes = 0
 
 
 def _real_for_real(g: Any, x: Any) -> Any:

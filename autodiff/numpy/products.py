@@ -14,7 +14,7 @@ import string
 
 import numpy as np
 
-from ..primitive import _strip, defop
+from ..primitive import KIND_MATMUL, _strip, defop
 from .elementwise import conj, multiply
 from .reductions import sum as _sum
 from .shape import broadcast_to, concatenate, moveaxis, ravel, reshape
@@ -73,6 +73,8 @@ matmul = defop(
     jvp=(_matmul_jvp_a, _matmul_jvp_b),
     batch_jvp=True,  # the JVP rules above accept a leading batch of directions
 )
+# first-order sweeps may defer a weight's a^T g and take all of them as one product (tape.py)
+matmul.kind = KIND_MATMUL
 
 
 # tensordot ---------------------------------------------------------------------------------
