@@ -231,7 +231,9 @@ class Tape(Trace):
                     if prev is None:
                         prev = grads[pid] = np.zeros(x.shape, g.dtype)
                         owned.add(pid)
-                    elif pid not in owned or type(prev) is not _nd or prev.dtype is not g.dtype:
+                        prim.scatter_into(prev, vals[1], g, True)
+                        continue
+                    if pid not in owned or type(prev) is not _nd or prev.dtype is not g.dtype:
                         prev = grads[pid] = np.array(prev, np.result_type(prev, g))
                         owned.add(pid)
                     prim.scatter_into(prev, vals[1], g)
