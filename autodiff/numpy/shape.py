@@ -56,7 +56,10 @@ def _transpose(x, axes=None):
 def _inverse_axes(axes, ndim):
     if axes is None:
         return None
-    return tuple(np.argsort([a % ndim for a in axes]))
+    inverse = [0] * ndim
+    for i, a in enumerate(axes):
+        inverse[a % ndim] = i
+    return tuple(inverse)
 
 
 transpose = defop(
