@@ -5,8 +5,10 @@ Each primitive applied to a traced value appends one node to its tape:
 for the arguments traced on this tape. ``backward`` walks the nodes in reverse
 with a plain loop (no recursion, so chains of any length work), sums each
 cotangent down to its input's shape, and frees every node as soon as the sweep
-has passed it. There is no global tape: a tape is reached only through its
-tracers, so threads never share state.
+has passed it. A weight matrix used by many products (a recurrence's ``Wh``) gets
+its cotangent as one stacked product at the end of the sweep (``_WeightProducts``).
+There is no global tape: a tape is reached only through its tracers, so threads
+never share state.
 """
 
 from __future__ import annotations
