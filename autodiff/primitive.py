@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Primitive", "defop", "OPS", "Traced", "Trace", "NotDifferentiable"]
+__all__ = ["Primitive", "defop", "OPS", "Traced", "Trace", "NotDifferentiable", "plain_alike"]
 
 OPS: dict[str, Primitive] = {}
 
@@ -311,6 +311,18 @@ def _lean(x: Any) -> Any:
     if type(x) is _ndarray and x.size >= _LEAN_MIN:
         return _Meta(x)
     return x
+
+
+def plain_alike(g: Any, ans: Any) -> bool:
+    """Whether a rule may finish in place on a fresh temporary the shape of ``ans``: ``g``
+    and ``ans`` are plain arrays (not 0-d, where NumPy returns scalars) of one dtype and shape.
+    """
+    return (
+        type(g) is type(ans) is _ndarray
+        and g.dtype is ans.dtype
+        and g.shape == ans.shape
+        and ans.ndim > 0
+    )
 
 
 def _strip(x: Any) -> Any:

@@ -14,6 +14,7 @@ import numpy as np
 
 import autodiff.numpy as anp
 from autodiff import defop
+from autodiff.primitive import plain_alike
 
 __all__ = [
     "SCALED_TANH_A",
@@ -53,12 +54,11 @@ def _sigmoid(x):
 
 
 def _sigmoid_vjp(g, ans, x):
-    if type(g) is type(ans) is np.ndarray and g.dtype is ans.dtype and g.shape == ans.shape:
-        if ans.ndim:  # plain arrays: one temporary instead of three, 30-45% faster
-            d = 1 - ans
-            d *= ans
-            d *= g
-            return d
+    if plain_alike(g, ans):  # one temporary instead of three, 30-45% faster
+        d = 1 - ans
+        d *= ans
+        d *= g
+        return d
     return g * ans * (1 - ans)
 
 

@@ -17,8 +17,9 @@ from collections import namedtuple
 import numpy as np
 
 from ..primitive import _strip, defop
+from .products import _mT as _T  # swaps the last two axes, plain or traced
 from .reductions import sum as _sum
-from .shape import concatenate, reshape, swapaxes
+from .shape import concatenate, reshape
 
 EighResult = namedtuple("EighResult", ["eigenvalues", "eigenvectors"])
 SVDResult = namedtuple("SVDResult", ["U", "S", "Vh"])
@@ -28,10 +29,6 @@ __all__ = ["cholesky", "eigh", "eigvalsh", "svd", "svdvals", "qr", "pinv"]
 
 
 # Helpers ---------------------------------------------------------------------------------
-def _T(x):
-    return swapaxes(x, -1, -2)
-
-
 def _rdtype(x):
     dt = np.result_type(_strip(x))
     return np.finfo(dt).dtype if dt.kind in "fc" else np.dtype(np.float64)
@@ -150,42 +147,10 @@ def _eigh_vjp(g, ans, a, UPLO="L"):
     # dA = V (diag(dw) + F o V^T dV) V^T, Giles (2008)
     _real_only(a, "eigh")
     (gw, gV), (w, V) = g, ans
-    if type(gw) is type(gV) is type(w) is type(V) is np.ndarray:
-        return _eigh_vjp_plain(gw, gV, w, V, _lower(UPLO))
     inner = _diag_embed(gw)
     if not _is_zero(gV):
         inner = inner + _fmat(w) * (_T(V) @ gV)
     return _sym_vjp(V @ inner @ _T(V), _lower(UPLO))
-
-
-def _eigh_vjp_plain(gw, gV, w, V, lower):
-    # the rule above on plain arrays (first order), in NumPy directly: a third of the time
-    n = w.shape[-1]
-    diag = np.arange(n)
-    VT = np.swapaxes(V, -1, -2)
-    if gV.any():
-        F = w[..., None, :] - w[..., :, None]
-        F[..., diag, diag] = np.inf  # 1 / inf: F is 0 on the diagonal
-        np.divide(1, F, out=F)
-        inner = F * (VT @ gV)
-        inner[..., diag, diag] += gw
-    else:  # no cotangent reached V
-        inner = np.zeros(w.shape + (n,), np.result_type(gw, w))
-        inner[..., diag, diag] = gw
-    out = V @ inner @ VT
-    # back on the triangle NumPy reads: out + out^T off the diagonal, the diagonal once
-    out = out + np.swapaxes(out, -1, -2)
-    out *= _half_triangle(n, lower, out.dtype)
-    return out
-
-
-@functools.cache
-def _half_triangle(n, lower, dtype):
-    """1 on the strict triangle NumPy reads, 1/2 on the diagonal, 0 elsewhere."""
-    m = np.tri(n, k=-1, dtype=dtype) + 0.5 * np.eye(n, dtype=dtype)
-    m = m if lower else m.T.copy()
-    m.flags.writeable = False
-    return m
 
 
 _eigh = defop(_eigh_impl, name="eigh", vjp=_eigh_vjp, jvp=_eigh_jvp, multiple_results=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..primitive import defop
+from ..primitive import defop, plain_alike
 
 __all__ = [
     "add", "subtract", "multiply", "divide", "true_divide", "negative", "positive", "power",
@@ -99,12 +99,11 @@ cosh = defop(np.cosh, deriv=lambda ans, x: sinh(x))
 
 
 def _tanh_vjp(g, ans, x):
-    if type(g) is type(ans) is np.ndarray and g.dtype is ans.dtype and g.shape == ans.shape:
-        if ans.ndim:  # plain arrays: one temporary instead of three, a quarter faster
-            d = ans * ans
-            np.subtract(1, d, out=d)
-            d *= g
-            return d
+    if plain_alike(g, ans):  # one temporary instead of three, a quarter faster
+        d = ans * ans
+        np.subtract(1, d, out=d)
+        d *= g
+        return d
     return g * (1 - ans * ans)
 
 
