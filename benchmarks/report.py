@@ -142,7 +142,9 @@ def markdown(results: dict) -> str:
         "of `benchmarks/manual` in the same run. Memory is the tracemalloc peak of one "
         f"gradient call. Load average (1, 5, 15 min) at the start: "
         f"{_load(env.get('load_average_start'))}, at the end: {_load(env.get('load_average_end'))}"
-        " (2 cores shared with other jobs)." + _jax_note(peers, env),
+        " (2 cores shared with other jobs). Malloc: "
+        f"{env.get('malloc', 'default')} (`benchmarks.runner.steady_malloc`: the same "
+        "allocator state for every model, whatever ran before it)." + _jax_note(peers, env),
         "",
         "## Targets (issue 7)",
         "",

@@ -1,6 +1,10 @@
 """The benchmark runner end to end on a tiny configuration, and its command line."""
 
 import json
+import platform
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,6 +12,8 @@ import pytest
 from benchmarks import __main__ as cli
 from benchmarks.opprofile import profile
 from benchmarks.runner import format_table, measure, run
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_run_tiny_writes_report_json_and_plots(tmp_path):
@@ -29,6 +35,40 @@ def test_run_tiny_writes_report_json_and_plots(tmp_path):
     for mistake in ("dh_recurrent", "dc_forget"):
         assert not planted[mistake]["ok"] and planted[mistake]["first_bad_step"] == 1
     assert "first disagreeing time step: t = 1" in text
+    assert data["environment"]["malloc"] in text
+
+
+_FAULTS = """
+import resource, sys
+import numpy as np
+from benchmarks.runner import steady_malloc
+what = steady_malloc() if sys.argv[1] == "steady" else "default"
+for _ in range(3):  # 64 arrays of 64 KiB freed (as a backward sweep frees a tape), then made again
+    a = [np.ones(1 << 13) for _ in range(64)]
+    del a
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    a = [np.ones(1 << 13) for _ in range(64)]
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+    del a
+print(faults)
+print(what)
+"""
+
+
+@pytest.mark.skipif(
+    platform.system() != "Linux" or platform.libc_ver()[0] != "glibc", reason="glibc's mallopt"
+)
+def test_steady_malloc_keeps_freed_memory_in_the_heap():
+    def faults(mode):
+        out = subprocess.run([sys.executable, "-c", _FAULTS, mode], capture_output=True,
+                             text=True, check=True, cwd=ROOT)  # fmt: skip
+        n, what = out.stdout.splitlines()
+        return int(n), what
+
+    # by default glibc returns the freed top of the heap to the system: most of 1024 pages
+    assert faults("default")[0] > 256
+    n, what = faults("steady")
+    assert "mmap threshold 32 MiB" in what and n < 16
 
 
 def test_measure_with_autograd_peer_checks_its_gradient_too():
