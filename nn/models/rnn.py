@@ -128,7 +128,7 @@ def _gru_blocks(p: dict, H: int) -> tuple:
     """Wh's column blocks [r, z] and [n]: sliced once per sequence by ``_per_sequence``.
 
     A cell called on its own slices them here; a sequence slices them once, so the tape
-    records two slices of Wh, not two at every step (7% of the GRU's gradient time).
+    records two slices of Wh, not two at every step (7-10% of the GRU's gradient time).
     """
     if "Wh_rz" in p:
         return p["Wh_rz"], p["Wh_n"]
