@@ -89,8 +89,10 @@ logit = _op(_sp.logit, lambda ans, x: 1 / (x * (1 - x)))
 
 def _max_shift(a, axis, dtype) -> tuple[np.ndarray, bool]:
     """The max of plain ``a`` over ``axis`` (keepdims) as ``dtype``, 0 where it is not finite:
-    the constant shift that keeps ``exp`` from overflowing; and whether every max was finite."""
-    m = np.maximum.reduce(a, axis=axis, keepdims=True, initial=-np.inf)
+    the constant shift that keeps ``exp`` from overflowing; and whether every max was finite.
+    For complex ``a`` it is the max of the real parts, which set ``|exp(a)|``."""
+    real = a.real if a.dtype.kind == "c" else a
+    m = np.maximum.reduce(real, axis=axis, keepdims=True, initial=-np.inf)
     finite = bool(np.isfinite(m).all())
     if not finite:
         m = np.where(np.isfinite(m), m, 0)
@@ -176,9 +178,9 @@ def logsumexp(
 
 def _log_softmax(x, axis=None):
     x = np.asarray(x)
-    if x.dtype.kind != "f":
+    if x.dtype.kind not in "fc":  # integers: float64, as SciPy
         x = x.astype(float)
-    m, finite = _max_shift(x, axis, x.dtype)
+    m, finite = _max_shift(x, axis, x.real.dtype)
     shifted = x - m
     s = np.add.reduce(np.exp(shifted), axis=axis, keepdims=True)
     if finite:  # the max contributes exp(0) = 1: s >= 1
