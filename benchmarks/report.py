@@ -138,7 +138,8 @@ def markdown(results: dict) -> str:
         + " (HIPS autograd, PyTorch and JAX each get a column when installed).",
         "",
         f"Times ({results.get('clock', 'wall')} clock) are the best of several interleaved "
-        "rounds (all functions of a model in turn); ratios are against the hand-written NumPy "
+        "rounds (all functions of a model in turn, each run once untimed before its timed "
+        "calls, each round starting one function later); ratios are against the hand-written NumPy "
         "of `benchmarks/manual` in the same run. Memory is the tracemalloc peak of one "
         f"gradient call. Load average (1, 5, 15 min) at the start: "
         f"{_load(env.get('load_average_start'))}, at the end: {_load(env.get('load_average_end'))}"

@@ -12,6 +12,7 @@ import pytest
 from benchmarks import __main__ as cli
 from benchmarks.opprofile import profile
 from benchmarks.runner import format_table, measure, run
+from benchmarks.timing import interleaved_times
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -111,3 +112,18 @@ def test_opprofile_charges_time_to_rules():
     rows = profile(lambda: grad(lambda x: anp.sum(anp.tanh(x) * x))(np.ones(5)), runs=3)
     labels = {r[0] for r in rows}
     assert {"vjp:tanh[0]", "fwd:tanh", "sweep", "other"} <= labels
+
+
+def test_interleaved_times_warms_each_function_and_rotates_the_order():
+    calls = []
+    ticks = iter(range(10_000))
+    fns = {name: (lambda name=name: calls.append(name)) for name in "abc"}
+    best = interleaved_times(fns, repeats=3, number=2, clock=lambda: next(ticks))
+    assert set(best) == set("abc")
+    rounds = calls[3:]  # after the initial warm-up of every function
+    assert len(rounds) == 3 * 3 * 3
+    blocks = [rounds[k : k + 3] for k in range(0, len(rounds), 3)]
+    # each timed block of 2 calls follows one untimed call of the same function
+    assert all(len(set(b)) == 1 for b in blocks)
+    # the first function of a round changes from round to round
+    assert [blocks[3 * r][0] for r in range(3)] == ["a", "b", "c"]
