@@ -304,13 +304,16 @@ def test_sliding_window_view_is_a_read_only_view():
     assert np.shares_memory(_strip(out), x)
 
 
+@pytest.mark.parametrize("im2col_layout", [False, True])
 @pytest.mark.parametrize("chunk_bytes", [None, 1000])
-def test_sliding_window_vjp_is_col2im(chunk_bytes, monkeypatch):
+def test_sliding_window_vjp_is_col2im(chunk_bytes, im2col_layout, monkeypatch):
     if chunk_bytes:  # the VJP walks large cotangents in chunks of the leading axis
         monkeypatch.setattr(sys.modules["autodiff.numpy.windows"], "_CHUNK_BYTES", chunk_bytes)
     x, (kh, kw) = _x(3, 3, 6, 7), (3, 2)
     out, f_vjp = vjp(lambda x: anp.sliding_window_view(x, (kh, kw), axis=(2, 3)), x)
     g = _x(*out.shape, seed=1)
+    if im2col_layout:  # window axes outermost in memory, as nn.conv2d's cotangents come
+        g = np.ascontiguousarray(g.transpose(0, 1, 4, 5, 2, 3)).transpose(0, 1, 4, 5, 2, 3)
     expected = np.zeros_like(x)
     for n, c, i, j, a, b in np.ndindex(*g.shape):
         expected[n, c, i + a, j + b] += g[n, c, i, j, a, b]
