@@ -41,7 +41,8 @@ def interleaved_times(
     try:
         items = list(fns.items())
         for r in range(repeats):
-            for name, f in items[r % len(items) :] + items[: r % len(items)]:
+            k = r % max(len(items), 1)
+            for name, f in items[k:] + items[:k]:
                 f()
                 start = clock()
                 for _ in range(number):
