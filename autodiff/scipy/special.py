@@ -105,7 +105,7 @@ def _lse(a, b=None, axis=None, keepdims=False):
         a = a.astype(float)
     if b is not None:
         a, b = np.broadcast_arrays(a, b)
-    m, _ = _max_shift(a, axis, a.dtype if a.dtype.kind == "f" else float)
+    m, _ = _max_shift(a, axis, a.real.dtype)  # (complex64 stays complex64, as in SciPy)
     e = np.exp(a - m)
     with np.errstate(divide="ignore"):  # log(0) = -inf: all entries -inf (or weight 0)
         out = np.log(np.sum(e if b is None else b * e, axis=axis, keepdims=True)) + m
