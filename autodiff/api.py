@@ -13,6 +13,8 @@ from .primitive import OPS, Traced, _strip
 from .tape import Tape, Tracer
 from .tree import tree_flatten, tree_unflatten
 
+_ndarray = np.ndarray
+
 __all__ = [
     "grad",
     "value_and_grad",
@@ -61,35 +63,47 @@ def _argnums_tuple(argnums: int | Sequence[int], nargs: int, what: str) -> tuple
 
 
 class _Inputs:
-    """The differentiated arguments of one call, flattened, with their tape leaves."""
+    """The differentiated arguments of one call, flattened and made leaves of ``tape``.
 
-    def __init__(self, args: tuple, argnums: tuple[int, ...], what: str):
-        self.args = list(args)
-        self.argnums = argnums
-        self.flat: list[list] = []
-        self.defs = []
-        self.originals: list[list] = []
+    ``new_args`` is the call's arguments with each differentiated leaf replaced by its
+    tracer; the leaves of one argument get consecutive node ids from ``starts``.
+    """
+
+    __slots__ = ("new_args", "defs", "originals", "values", "starts")
+
+    def __init__(self, args: tuple, argnums: tuple[int, ...], what: str, tape: Tape):
+        self.new_args = list(args)
+        self.defs: list = []
+        self.originals: list[list] = []  # the leaves as the user passed them
+        self.values: list[list] = []  # the same as arrays (Python scalars converted)
+        self.starts: list[int] = []
         for a in argnums:
             leaves, td = tree_flatten(args[a])
-            self.originals.append(leaves)
-            self.flat.append([_as_input(x, what, a) for x in leaves])
+            values = [_as_input(x, what, a) for x in leaves]
+            self.starts.append(len(tape.nodes))
+            self.new_args[a] = tree_unflatten(td, tape.leaves(values))
             self.defs.append(td)
+            self.originals.append(leaves)
+            self.values.append(values)
 
-    def substitute(self, make: Callable[[Any], Any]) -> tuple[list, list]:
-        """Replace each input leaf by ``make(leaf)``; return the new args and the new leaves."""
-        args = list(self.args)
-        made = []
-        for a, leaves, td in zip(self.argnums, self.flat, self.defs, strict=False):
-            new = [make(x) for x in leaves]
-            made.append(new)
-            args[a] = tree_unflatten(td, new)
-        return args, made
-
-    def results(self, per_leaf: list[list], single: bool) -> Any:
-        trees = [
-            tree_unflatten(td, [_like_input(g, o) for g, o in zip(gs, orig, strict=False)])
-            for td, gs, orig in zip(self.defs, per_leaf, self.originals, strict=False)
-        ]
+    def results(self, grads: list, single: bool) -> Any:
+        """The gradient trees from the sweep's cotangents ``grads`` (indexed by node id)."""
+        trees = []
+        for td, originals, values, start in zip(
+            self.defs, self.originals, self.values, self.starts, strict=True
+        ):
+            gs = grads[start : start + len(originals)]
+            for i, g in enumerate(gs):
+                o = originals[i]
+                if (
+                    type(g) is _ndarray
+                    and type(o) is _ndarray
+                    and g.dtype is o.dtype
+                    and g.flags.writeable
+                ):
+                    continue  # the common case: nothing to convert
+                gs[i] = _like_input(_zeros_like(values[i]) if g is None else g, o)
+            trees.append(tree_unflatten(td, gs))
         return trees[0] if single else tuple(trees)
 
 
@@ -100,13 +114,6 @@ def _like_input(g: Any, original: Any) -> Any:
     the real part: rules of real operations have real coefficients, so taking it at the
     leaf is the same as taking it at every real intermediate.
     """
-    if (
-        type(g) is np.ndarray
-        and type(original) is np.ndarray
-        and g.dtype is original.dtype
-        and g.flags.writeable
-    ):
-        return g  # the common case: nothing to convert
     dt = np.result_type(_strip(original))
     real_input = not np.issubdtype(dt, np.complexfloating)
     if not isinstance(g, Traced):
@@ -177,14 +184,15 @@ def value_and_grad(
     (np.float64(5.0), array([2., 4.]))
     """
     single = isinstance(argnums, int | np.integer)
+    first = int(argnums) if single else -1  # the common case, checked cheaply per call
 
     @functools.wraps(fun)
     def value_and_grad_f(*args: Any, **kwargs: Any) -> Any:
-        nums = _argnums_tuple(argnums, len(args), "grad")
-        inputs = _Inputs(args, nums, "grad(f)")
+        n = len(args)
+        nums = (first,) if 0 <= first < n else _argnums_tuple(argnums, n, "grad")
         tape = Tape()
-        new_args, leaves = inputs.substitute(tape.leaf)
-        out = fun(*new_args, **kwargs)
+        inputs = _Inputs(args, nums, "grad(f)", tape)
+        out = fun(*inputs.new_args, **kwargs)
         aux = None
         if has_aux:
             out, aux = _split_aux(out, "grad")
@@ -193,14 +201,10 @@ def value_and_grad(
             value = out._value
             seed = np.ones((), np.result_type(_strip(value)))
             grads = tape.backward([(out._id, seed)], free=True)
-            per_leaf = [
-                [grads[t._id] if grads[t._id] is not None else _zeros_like(t) for t in ls]
-                for ls in leaves
-            ]
         else:
             value = out
-            per_leaf = [[_zeros_like(t) for t in ls] for ls in leaves]
-        g = inputs.results(per_leaf, single)
+            grads = [None] * len(tape.nodes)
+        g = inputs.results(grads, single)
         if has_aux:
             return (value, aux), g
         return value, g
@@ -238,10 +242,9 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
     >>> f_vjp(2.0)
     (np.float64(2.0),)
     """
-    inputs = _Inputs(primals, tuple(range(len(primals))), "vjp(f)")
     tape = Tape()
-    new_args, leaves = inputs.substitute(tape.leaf)
-    out = fun(*new_args)
+    inputs = _Inputs(primals, tuple(range(len(primals))), "vjp(f)", tape)
+    out = fun(*inputs.new_args)
     aux = None
     if has_aux:
         out, aux = _split_aux(out, "vjp")
@@ -265,11 +268,7 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
                     )
                 seeds.append((o._id, gi if isinstance(gi, Traced) else np.asarray(gi)))
         grads = tape.backward(seeds, free=False) if seeds else [None] * len(tape.nodes)
-        per_leaf = [
-            [grads[t._id] if grads[t._id] is not None else _zeros_like(t) for t in ls]
-            for ls in leaves
-        ]
-        return inputs.results(per_leaf, single=False)
+        return inputs.results(grads, single=False)
 
     out_tree = tree_unflatten(out_def, out_vals)
     return (out_tree, vjp_fn, aux) if has_aux else (out_tree, vjp_fn)

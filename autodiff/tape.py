@@ -102,10 +102,12 @@ class Tape(Trace):
         super().__init__()
         self.nodes: list = []
 
-    def leaf(self, value: Any) -> Tracer:
-        """A new input variable on this tape."""
-        self.nodes.append(None)
-        return Tracer(value, self, len(self.nodes) - 1)
+    def leaves(self, values: list) -> list[Tracer]:
+        """New input variables on this tape, with consecutive node ids."""
+        nodes = self.nodes
+        start = len(nodes)
+        nodes.extend([None] * len(values))
+        return [Tracer(v, self, i) for i, v in enumerate(values, start)]
 
     def apply(self, prim: Primitive, args: Any, kw: dict) -> Any:
         vals = list(args)
