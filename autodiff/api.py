@@ -162,6 +162,11 @@ def _check_scalar(out: Any, what: str) -> None:
         type(v) is np.ndarray and v.shape == () and v.dtype.kind == "f"
     ):
         return  # the common case: a real scalar
+    if v is None or np.asarray(v).dtype.kind not in "biufc":
+        raise TypeError(
+            f"{what}(f) needs a scalar output, got {type(v).__name__} {v!r}. Does f return "
+            "its result?"
+        )
     shape = np.shape(v)
     if shape != ():
         raise TypeError(

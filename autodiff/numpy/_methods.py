@@ -15,6 +15,12 @@ _MUTATION = (
 )
 
 
+_STORE = (
+    "Storing a traced value into a NumPy array (y[i] = value) converts it this way: build "
+    "the array with anp.stack / anp.concatenate, or write y = y.at[i].set(value) on a traced y."
+)
+
+
 def _anp():
     return sys.modules["autodiff.numpy"]
 
@@ -63,7 +69,8 @@ def _no_conversion(kind: str):
     def conv(self, *args, **kw):
         raise TypeError(
             f"{kind}() of a traced value would drop its gradient. Keep it an array and use "
-            "autodiff.numpy operations, or wrap it in autodiff.stop_gradient for a constant."
+            "autodiff.numpy operations, or wrap it in autodiff.stop_gradient for a constant. "
+            + _STORE
         )
 
     return conv
@@ -73,7 +80,7 @@ def _array(self, dtype=None, copy=None):
     raise TypeError(
         "NumPy tried to convert a traced array to a plain ndarray, which would drop its "
         "gradient. Inside differentiated code use autodiff.numpy (import autodiff.numpy as anp) "
-        "instead of numpy, or wrap the value in autodiff.stop_gradient."
+        "instead of numpy, or wrap the value in autodiff.stop_gradient. " + _STORE
     )
 
 

@@ -17,7 +17,8 @@ from ..primitive import Traced, _strip, defop
 from .shape import _asarray, moveaxis, ravel
 
 __all__ = ["sliding_window_view", "pad", "diagonal", "diag", "diagflat", "trace", "triu", "tril",
-           "take", "take_along_axis", "sort", "interp"]  # fmt: skip
+           "take", "take_along_axis", "sort", "sort_complex", "unique", "bincount",
+           "interp"]  # fmt: skip
 
 
 # Sliding windows ----------------------------------------------------------------------------
@@ -276,6 +277,49 @@ def sort(a, axis=-1, kind=None, order=None):
         a, axis = ravel(a), -1
     perm = np.argsort(_strip(a), axis=axis, kind=kind, order=order)
     return take_along_axis(a, perm, axis)
+
+
+def sort_complex(a):
+    """``np.sort_complex``: ``sort`` along the last axis (real part first, then imaginary),
+    as complex. Float32 gives complex64 (NumPy gives complex128)."""
+    a = _asarray(a)
+    out = sort(a)
+    dt = np.result_type(_strip(a))
+    if dt == np.float32:
+        return out.astype(np.complex64)
+    dt = np.sort_complex(np.zeros(1, dt)).dtype
+    return out if out.dtype == dt else out.astype(dt)
+
+
+def unique(ar, return_index=False, return_inverse=False, return_counts=False, axis=None, *,
+           equal_nan=True):  # fmt: skip
+    """``np.unique``; the values are differentiable, gathered from the input.
+
+    Entries that are equal share one output value; its gradient goes to the first of them
+    (the one ``return_index`` names), as ``x[index]`` would give.
+    """
+    ar = _asarray(ar)
+    plain = np.unique(_strip(ar), True, return_inverse, return_counts, axis, equal_nan=equal_nan)
+    index = plain[1]
+    values = take(ar, index, axis=axis)
+    extra = [index] if return_index else []
+    extra += list(plain[2:])
+    return (values, *extra) if extra else values
+
+
+def bincount(x, weights=None, minlength=0):
+    """``np.bincount``, differentiable in ``weights`` (``x`` holds the bins, a constant).
+
+    With traced weights the counts keep the weights' dtype (NumPy's are always float64).
+    """
+    from .indexing import index_add
+
+    x = np.asarray(_strip(x))
+    if not isinstance(weights, Traced):
+        return np.bincount(x, weights, minlength)
+    weights = _asarray(weights)
+    n = np.bincount(x, minlength=minlength).shape[0]  # NumPy's checks and length
+    return index_add(np.zeros(n, np.result_type(_strip(weights))), x.ravel(), ravel(weights))
 
 
 def interp(x, xp, fp, left=None, right=None, period=None):

@@ -244,12 +244,52 @@ def test_nondifferentiable_functions_pass_no_gradient():
 
     g = grad(f)(np.array([0.5, 2.5, 1.0]))
     np.testing.assert_allclose(g, [0, 2.0, 0])
+    # piecewise constant in x1 and in a, but not in x2 and weights: those must be constants
+    x = np.array([-1.0, 0.0, 2.0])
+    np.testing.assert_array_equal(
+        grad(lambda x: anp.sum(x * anp.heaviside(x, 0.5)))(x), [0, 0.5, 1]
+    )
+    np.testing.assert_array_equal(grad(lambda x: anp.sum(x) + np.histogram(x, 2)[0][0])(x), 1.0)
+
+
+@pytest.mark.parametrize(
+    "f, arg",
+    [
+        (lambda h: anp.heaviside(np.array([0.0, 1.0]), h), "x2"),
+        (lambda w: np.heaviside(np.array([0.0, 1.0]), w), "x2"),
+        (lambda w: np.histogram(np.array([0.0, 1.0]), weights=w)[0], "weights"),
+        (lambda w: anp.histogram(np.array([0.0, 1.0]), 2, None, None, w)[0], "weights"),
+        (lambda x: np.nextafter(x, 2.0), "x1"),
+    ],
+)
+def test_nondifferentiable_functions_refuse_an_argument_they_are_differentiable_in(f, arg):
+    with pytest.raises(NotImplementedError, match=rf"anp\.\w+ has no derivative rule for .*{arg}"):
+        grad(lambda x: anp.sum(f(x)))(np.array([0.5, 0.25]))
 
 
 # Errors -------------------------------------------------------------------------------------
 def test_grad_rejects_nonscalar_output():
     with pytest.raises(TypeError, match=r"scalar output, got shape \(3,\).*elementwise_grad"):
         grad(lambda x: x * 2)(np.ones(3))
+
+
+def test_grad_rejects_an_output_that_is_not_a_number():
+    with pytest.raises(TypeError, match="scalar output, got NoneType None. Does f return"):
+        grad(lambda x: None)(1.0)
+    with pytest.raises(TypeError, match="scalar output, got str"):
+        grad(lambda x: "x")(1.0)
+    assert grad(lambda x: 3)(1.0) == 0.0  # a constant number: no dependence, zero gradient
+
+
+def test_storing_a_traced_value_into_a_numpy_array_says_how_to_build_it_instead():
+    def f(x):
+        y = np.zeros(3)
+        y[0] = x[1]
+        return anp.sum(y)
+
+    with pytest.raises(ValueError) as info:
+        grad(f)(np.ones(3))
+    assert "anp.stack" in str(info.value.__cause__)  # NumPy's error is raised from ours
 
 
 def test_grad_rejects_integer_input():

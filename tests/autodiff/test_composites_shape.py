@@ -153,6 +153,13 @@ CASES = [
      [_distinct(3, 4)]),
     ("sort_none", lambda a: anp.sort(a, axis=None), lambda a: np.sort(a, axis=None),
      [_distinct(3, 2)]),
+    ("sort_complex", lambda a: anp.real(anp.sort_complex(a)),
+     lambda a: np.real(np.sort_complex(a)), [_distinct(3, 4)]),
+    ("unique", anp.unique, np.unique, [_distinct(3, 4)]),
+    ("unique_axis", lambda a: anp.unique(a, axis=1), lambda a: np.unique(a, axis=1),
+     [_distinct(2, 3)]),
+    ("bincount", lambda w: anp.bincount(np.array([0, 2, 2, 4]), w, minlength=6),
+     lambda w: np.bincount(np.array([0, 2, 2, 4]), w, minlength=6), [_x(4)]),
     ("interp", lambda x, fp: anp.interp(x, np.array([-1.0, 0.0, 0.5, 2.0]), fp),
      lambda x, fp: np.interp(x, np.array([-1.0, 0.0, 0.5, 2.0]), fp),
      [np.array([-1.7, -0.8, 0.3, 0.7, 1.9, 2.5]), _x(4)]),
@@ -233,6 +240,34 @@ def test_repeated_indices_accumulate():
     np.testing.assert_array_equal(grad(lambda x: anp.sum(anp.take(x, [0, 0, 2]) * w))(x), expected)
     np.testing.assert_array_equal(grad(lambda x: anp.sum(x.take([0, 0, 2]) * w))(x), expected)
     np.testing.assert_array_equal(grad(lambda x: anp.sum(anp.repeat(x[:1], 3) * w))(x)[0], 111.0)
+
+
+def test_unique_gives_the_gradient_of_tied_entries_to_the_first():
+    x, w = np.array([3.0, 1.0, 3.0, 2.0, 1.0]), np.array([1.0, 10.0, 100.0])
+    np.testing.assert_array_equal(
+        grad(lambda x: anp.sum(anp.unique(x) * w))(x), [100.0, 1.0, 0.0, 10.0, 0.0]
+    )
+    # NumPy's extra outputs come back unchanged; np.unique on a traced value lands here too
+    out = anp.unique(x, return_index=True, return_inverse=True, return_counts=True)
+    for o, e in zip(out, np.unique(x, True, True, True), strict=True):
+        np.testing.assert_array_equal(_strip(o), e)
+    g = grad(lambda x: np.unique(x, return_counts=True)[0] @ w)(x)
+    np.testing.assert_array_equal(g, [100.0, 1.0, 0.0, 10.0, 0.0])
+
+
+def test_sort_complex_and_bincount_follow_numpy_through_np_calls():
+    z = _distinct(2, 3)
+    assert anp.sort_complex(z).dtype == np.sort_complex(z).dtype == np.complex128
+    assert anp.sort_complex(z.astype(np.float32)).dtype == np.complex64
+    np.testing.assert_allclose(
+        grad(lambda z: anp.sum(np.real(np.sort_complex(z)) * np.arange(3.0)))(z),
+        np.argsort(np.argsort(z, axis=-1), axis=-1).astype(float),
+    )
+    bins, w = np.array([0, 2, 2]), np.array([1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(anp.bincount(bins, w, 4), np.bincount(bins, w, 4))
+    np.testing.assert_array_equal(anp.bincount(bins), np.bincount(bins))
+    g = grad(lambda w: anp.sum(np.bincount(bins, weights=w) ** 2))(w)
+    np.testing.assert_array_equal(g, [2.0, 10.0, 10.0])
 
 
 def test_max_min_ties_share_gradient():
