@@ -101,17 +101,25 @@ def conv_vjps(name: str, conv: Callable, corr: Callable, offsets: Callable, shap
     return vjp_a, vjp_v
 
 
-def corr_vjps(name: str, conv: Callable, corr: Callable, offsets: Callable, shapes: Callable):
-    """VJP rules of ``corr(a, v, mode)``: ``offsets(mode, sa, sv)`` gives the window starts."""
+def corr_vjps(
+    name: str,
+    conv: Callable,
+    corr: Callable,
+    offsets: Callable,
+    shapes: Callable,
+    default: str = "full",
+):
+    """VJP rules of ``corr(a, v, mode=default)``: ``offsets(mode, sa, sv)`` gives the window
+    starts."""
 
-    def vjp_a(g, ans, a, v, mode="full", *rest, **kw):
+    def vjp_a(g, ans, a, v, mode=default, *rest, **kw):
         _real_only(name, g, v)
         sa, sv = shapes(a, v)
         s = offsets(mode, sa, sv)
         starts = [nv - 1 - si for nv, si in zip(sv, s, strict=False)]
         return full_window(conv, g, v, starts, sa, _shape(g), sv, rest, kw)
 
-    def vjp_v(g, ans, a, v, mode="full", *rest, **kw):
+    def vjp_v(g, ans, a, v, mode=default, *rest, **kw):
         _real_only(name, g, a)
         sa, sv = shapes(a, v)
         sg = _shape(g)
@@ -151,7 +159,7 @@ def _convolve(a, v, mode="full"):
     return np.convolve(a, v, mode=mode)
 
 
-def _correlate(a, v, mode="full"):
+def _correlate(a, v, mode="valid"):  # NumPy's default (np.convolve's is "full")
     return np.correlate(a, v, mode=mode)
 
 
@@ -179,6 +187,6 @@ convolve = defop(
 correlate = defop(
     _correlate,
     name="correlate",
-    vjp=corr_vjps("np.correlate", _conv_op, _corr_op, _np_corr_offsets, _np_shapes),
+    vjp=corr_vjps("np.correlate", _conv_op, _corr_op, _np_corr_offsets, _np_shapes, "valid"),
     jvp="linear",
 )

@@ -76,6 +76,10 @@ CASES = _conv2d_cases() + [
         lambda a, v: np.convolve(a, v, "same"),
         [_x(4), _x(6)],
     ),
+    # the default modes differ: np.correlate's is "valid", np.convolve's "full"
+    ("np-correlate-default", nconv.correlate, np.correlate, [_x(6), _x(3)]),
+    ("np-correlate-default-long-v", nconv.correlate, np.correlate, [_x(3), _x(5)]),
+    ("np-convolve-default", nconv.convolve, np.convolve, [_x(3), _x(5)]),
     (
         "np-correlate-same-long-v",
         lambda a, v: nconv.correlate(a, v, "same"),
