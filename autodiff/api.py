@@ -69,29 +69,25 @@ class _Inputs:
     tracer; the leaves of one argument get consecutive node ids from ``starts``.
     """
 
-    __slots__ = ("new_args", "defs", "originals", "values", "starts")
+    __slots__ = ("new_args", "defs", "originals", "starts")
 
     def __init__(self, args: tuple, argnums: tuple[int, ...], what: str, tape: Tape):
         self.new_args = list(args)
         self.defs: list = []
         self.originals: list[list] = []  # the leaves as the user passed them
-        self.values: list[list] = []  # the same as arrays (Python scalars converted)
         self.starts: list[int] = []
         for a in argnums:
             leaves, td = tree_flatten(args[a])
-            values = [_as_input(x, what, a) for x in leaves]
+            values = [_as_input(x, what, a) for x in leaves]  # Python scalars as arrays
             self.starts.append(len(tape.nodes))
             self.new_args[a] = tree_unflatten(td, tape.leaves(values))
             self.defs.append(td)
             self.originals.append(leaves)
-            self.values.append(values)
 
     def results(self, grads: list, single: bool) -> Any:
         """The gradient trees from the sweep's cotangents ``grads`` (indexed by node id)."""
         trees = []
-        for td, originals, values, start in zip(
-            self.defs, self.originals, self.values, self.starts, strict=True
-        ):
+        for td, originals, start in zip(self.defs, self.originals, self.starts, strict=True):
             gs = grads[start : start + len(originals)]
             for i, g in enumerate(gs):
                 o = originals[i]
@@ -102,7 +98,7 @@ class _Inputs:
                     and g.flags.writeable
                 ):
                     continue  # the common case: nothing to convert
-                gs[i] = _like_input(_zeros_like(values[i]) if g is None else g, o)
+                gs[i] = _like_input(_zeros_like(o) if g is None else g, o)
             trees.append(tree_unflatten(td, gs))
         return trees[0] if single else tuple(trees)
 

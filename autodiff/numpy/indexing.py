@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..primitive import KIND_SCATTER, defop
+from ..primitive import KIND_SCATTER, _strip, defop
 
 __all__ = ["getitem", "index_update", "index_add"]
 
@@ -73,7 +73,6 @@ getitem.scatter_into = _scatter_into
 
 def _scatter_t(t, idx, ans):
     """A tangent of the inserted values, broadcast to ``ans[idx]`` and scattered."""
-    from ..primitive import _strip
     from .shape import broadcast_to
 
     shape = np.shape(np.asarray(_strip(ans))[idx])
@@ -114,7 +113,6 @@ def _update_vjp_v(g, ans, x, idx, v):
 
 def _update_jvp_v(t, ans, x, idx, v):
     """Tangent of the inserted values: ``t`` written at idx (last write wins) into zeros."""
-    from ..primitive import _strip
     from .shape import broadcast_to
 
     plain = np.asarray(_strip(ans))
